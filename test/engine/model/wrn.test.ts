@@ -12,7 +12,7 @@ beforeAll(async () => {
 describe('buildWrn', () => {
   it('has the PyTorch parameter count and [features, logits] outputs', () => {
     const model = buildWrn(WRN_16_1, 1);
-    const trainable = model.trainableWeights.reduce((s, w) => s + w.shape.reduce((a, b) => a * b, 1), 0);
+    const trainable = model.trainableWeights.reduce((s, w) => s + (w.shape as number[]).reduce((a, b) => a * b, 1), 0);
     expect(trainable).toBe(175066); // sum(p.numel() for p in WideResNet(16, 1).parameters())
     expect(describeModel(model)).toMatchObject({ inputShape: [32, 32, 3], featureDim: 64, numClasses: 10 });
     const x = tf.randomUniform([2, 32, 32, 3]) as tf.Tensor4D;
