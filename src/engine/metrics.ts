@@ -114,28 +114,35 @@ export interface BackdoorEval {
 }
 
 /**
- * BA on `ds` and, with a trigger, ASR over its images whose label is not `target`.
+ * BA on `ds` and, with a trigger, ASR: the share of triggered non-target images classified as `target`.
+ * @param trigger either a batch transform applied to the non-target images of `ds` (e.g. an inverted mask trigger),
+ *   or an already stamped set of non-target images (e.g. from poisonTestSet, uint8 as attacks are evaluated), or null
  * @param numClasses size of the confusion matrix (default: 1 + the largest label)
  */
 export async function evaluateBackdoor(
   model: tf.LayersModel,
   ds: LabeledImages,
-  trigger: PixelTransform | null,
+  trigger: PixelTransform | LabeledImages | null,
   target: number,
   opts: Omit<PredictOptions, 'transform' | 'indices'> & { numClasses?: number } = {},
 ): Promise<BackdoorEval> {
-  const k = opts.numClasses ?? 1 + Math.max(...Array.from(ds.labels));
+  let k = opts.numClasses ?? 0;
+  if (!k) for (let i = 0; i < ds.n; i++) k = Math.max(k, ds.labels[i] + 1);
   const nonTarget: number[] = [];
   for (let i = 0; i < ds.n; i++) if (ds.labels[i] !== target) nonTarget.push(i);
-  const total = ds.n + (trigger ? nonTarget.length : 0);
+  const nAsr = trigger === null ? 0 : typeof trigger === 'function' ? nonTarget.length : trigger.n;
+  const total = ds.n + nAsr;
   const progress = (offset: number) => (d: number) => opts.onProgress?.(offset + d, total);
   const cleanPred = await predict(model, ds, { ...opts, onProgress: progress(0) });
   const confusion = confusionMatrix(cleanPred, ds.labels, k);
   let asr = NaN;
   let triggeredPred: Int32Array | undefined;
-  if (trigger) {
-    triggeredPred = await predict(model, ds, { ...opts, transform: trigger, indices: nonTarget, onProgress: progress(ds.n) });
-    asr = triggeredPred.reduce((s, p) => s + (p === target ? 1 : 0), 0) / Math.max(1, nonTarget.length);
+  if (trigger !== null) {
+    triggeredPred =
+      typeof trigger === 'function'
+        ? await predict(model, ds, { ...opts, transform: trigger, indices: nonTarget, onProgress: progress(ds.n) })
+        : await predict(model, trigger, { ...opts, onProgress: progress(ds.n) });
+    asr = triggeredPred.reduce((s, p) => s + (p === target ? 1 : 0), 0) / Math.max(1, nAsr);
   }
   return {
     ba: accuracy(cleanPred, ds.labels),
@@ -144,7 +151,7 @@ export async function evaluateBackdoor(
     confusion,
     numClasses: k,
     nClean: ds.n,
-    nAsr: trigger ? nonTarget.length : 0,
+    nAsr,
     cleanPred,
     triggeredPred,
   };

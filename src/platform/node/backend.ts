@@ -39,6 +39,9 @@ export async function initNodeBackend(only?: BackendName): Promise<BackendReport
     ],
     only,
   );
+  // The CPU backend's first use prints a banner recommending tfjs-node, which cannot install here.
+  const cpu = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+  if (cpu) cpu.firstUse = false;
   if (report.backend === 'wasm') {
     const b = tf.backend() as unknown as { wasm?: { _getThreadsCount?: () => number } };
     const threads = b.wasm?._getThreadsCount?.() ?? 1;
