@@ -43,6 +43,43 @@ export function withFeatureOutputs(model: tf.LayersModel): tf.LayersModel {
   return tf.model({ inputs: model.inputs, outputs: [features, model.outputs[0]], name: model.name });
 }
 
+/**
+ * Builds artifacts from a model.json text and its weight shards, looked up by the paths the manifest names
+ * (browsers pass picked files by base name; Node reads them from the folder).
+ * @throws Error saying which file is missing or how the sizes disagree
+ */
+export function artifactsFromFiles(modelJsonText: string, getShard: (path: string) => Uint8Array | undefined, label = 'model.json'): tf.io.ModelArtifacts {
+  let json: { modelTopology?: object; weightsManifest?: tf.io.WeightsManifestConfig; format?: string };
+  try {
+    json = JSON.parse(modelJsonText);
+  } catch {
+    throw new Error(`${label} is not valid JSON (corrupt or truncated file?)`);
+  }
+  if (!json || typeof json !== 'object' || !json.modelTopology || !Array.isArray(json.weightsManifest)) {
+    throw new Error(`${label} is not a TensorFlow.js LayersModel: expected "modelTopology" and "weightsManifest" fields`);
+  }
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  const parts: Uint8Array[] = [];
+  for (const group of json.weightsManifest) {
+    specs.push(...group.weights);
+    for (const p of group.paths) {
+      const shard = getShard(p);
+      if (!shard) throw new Error(`weight shard ${p} named in ${label} is missing`);
+      parts.push(shard);
+    }
+  }
+  const total = parts.reduce((s, p) => s + p.byteLength, 0);
+  const want = manifestBytes(specs);
+  if (total !== want) throw new Error(`weight shards hold ${total} bytes but ${label} describes ${want} (truncated or mismatched files)`);
+  const data = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    data.set(p, off);
+    off += p.byteLength;
+  }
+  return { modelTopology: json.modelTopology, weightSpecs: specs, weightData: data.buffer, format: json.format };
+}
+
 /** Rejects models whose weights hold NaN or infinite values. */
 export async function assertFiniteWeights(model: tf.LayersModel): Promise<void> {
   for (const w of model.weights) {

@@ -6,7 +6,7 @@ import type * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { readSafetensors } from '../../engine/io/safetensors';
-import { manifestBytes, modelFromArtifacts, modelToArtifacts } from '../../engine/model/io';
+import { artifactsFromFiles, modelFromArtifacts, modelToArtifacts } from '../../engine/model/io';
 import { wrnFromStateDict } from '../../engine/model/torchWeights';
 
 /** What the zoo records about a shipped model (all fields optional for user models). */
@@ -41,33 +41,19 @@ function readJson(file: string): unknown {
   }
 }
 
-/** Reads model.json and its weight shards into artifacts, checking every shard exists and has the right size. */
+/** Reads model.json and its weight shards (from the same folder) into artifacts. */
 export function readArtifacts(modelJson: string): tf.io.ModelArtifacts {
-  const json = readJson(modelJson) as { modelTopology?: object; weightsManifest?: tf.io.WeightsManifestConfig; format?: string };
-  if (!json || typeof json !== 'object' || !json.modelTopology || !Array.isArray(json.weightsManifest)) {
-    throw new Error(`${modelJson} is not a TensorFlow.js LayersModel: expected "modelTopology" and "weightsManifest" fields`);
+  let text: string;
+  try {
+    text = fs.readFileSync(modelJson, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read ${modelJson}: ${(e as Error).message}`);
   }
   const dir = path.dirname(modelJson);
-  const specs: tf.io.WeightsManifestEntry[] = [];
-  const parts: Uint8Array[] = [];
-  for (const group of json.weightsManifest) {
-    specs.push(...group.weights);
-    for (const p of group.paths) {
-      const file = path.join(dir, p);
-      if (!fs.existsSync(file)) throw new Error(`weight shard ${p} named in ${path.basename(modelJson)} is missing from ${dir}`);
-      parts.push(fs.readFileSync(file));
-    }
-  }
-  const total = parts.reduce((s, p) => s + p.byteLength, 0);
-  const want = manifestBytes(specs);
-  if (total !== want) throw new Error(`weight shards hold ${total} bytes but model.json describes ${want} (truncated or mismatched files)`);
-  const data = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    data.set(p, off);
-    off += p.byteLength;
-  }
-  return { modelTopology: json.modelTopology, weightSpecs: specs, weightData: data.buffer, format: json.format };
+  return artifactsFromFiles(text, (p) => {
+    const file = path.join(dir, p);
+    return fs.existsSync(file) ? new Uint8Array(fs.readFileSync(file)) : undefined;
+  }, modelJson);
 }
 
 /**

@@ -1,0 +1,95 @@
+/**
+ * What the page does, as plain async functions over the store and the engine client: boot (backend, default
+ * model, demo data), model uploads. Components call these; none of them talks to the worker directly.
+ */
+import type { BackendName } from '../platform/selectBackend';
+import { EngineClient } from '../worker/client';
+import { reportError, store } from './store';
+
+let client: EngineClient | null = null;
+
+/** The engine client (after boot). */
+export function engine(): EngineClient {
+  if (!client) throw new Error('the engine has not started');
+  return client;
+}
+
+/** Resolves a path against the page's own location, so the site works under any path. */
+export function siteUrl(path: string): string {
+  return new URL(path, document.baseURI).href;
+}
+
+interface ZooIndex {
+  default: string;
+  models: Array<{ name: string; title: string; path: string }>;
+}
+
+/** Starts the engine, picks the backend (?backend= forces one), loads the default model and the demo data. */
+export async function boot(): Promise<void> {
+  try {
+    client = await EngineClient.create();
+    store.set({ engineMode: client.mode, engineNote: client.fallbackReason });
+    const forced = new URLSearchParams(location.search).get('backend') as BackendName | null;
+    const backend = await client.call('init', { backend: forced ?? undefined });
+    store.set({ backend, phase: 'ready' });
+  } catch (e) {
+    store.set({ phase: 'failed' });
+    reportError(e, 'This browser could not start any TensorFlow.js backend. Try a current Chrome, Edge or Firefox.');
+    return;
+  }
+  await Promise.all([loadDemoData(), loadZooModel()]);
+  await refreshBefore();
+}
+
+async function loadDemoData(): Promise<void> {
+  try {
+    store.set({ busy: 'Loading the demo images' });
+    const [clean, evalData] = await Promise.all([
+      engine().call('loadData', { role: 'clean', source: { kind: 'url', url: siteUrl('data/clean-5pct.mcld') } }),
+      engine().call('loadData', { role: 'eval', source: { kind: 'url', url: siteUrl('data/test-1k.mcld') } }),
+    ]);
+    store.set({ clean, evalData });
+  } catch (e) {
+    reportError(e, 'The demo data could not be loaded; reload the page, or upload your own clean images.');
+  } finally {
+    store.set({ busy: null });
+  }
+}
+
+/** Loads a zoo model by name (default: the index's default). */
+export async function loadZooModel(name?: string): Promise<void> {
+  try {
+    store.set({ busy: 'Loading the model' });
+    const res = await fetch(siteUrl('models/index.json'));
+    if (!res.ok) throw new Error(`models/index.json: HTTP ${res.status}`);
+    const index = (await res.json()) as ZooIndex;
+    const pick = name ?? index.default;
+    const entry = index.models.find((m) => m.name === pick);
+    if (!entry) throw new Error(`model "${pick}" is not in models/index.json`);
+    const card = await engine().call('loadModel', {
+      source: { kind: 'url', modelUrl: siteUrl(`${entry.path}model.json`), manifestUrl: siteUrl(`${entry.path}manifest.json`) },
+    });
+    store.set({ card, stripAfter: null });
+  } catch (e) {
+    reportError(e, 'The built-in model could not be loaded. Build it with `npm run zoo:export -- badnets`, or upload a model.');
+  } finally {
+    store.set({ busy: null });
+  }
+}
+
+/** Recomputes the "before" strip and live evaluation for the loaded model. */
+export async function refreshBefore(): Promise<void> {
+  const s = store.getState();
+  if (!s.card || !s.evalData) return;
+  try {
+    store.set({ busy: 'Evaluating the model' });
+    const stripBefore = await engine().call('strip', { perClass: 1, which: 'original' });
+    store.set({ stripBefore });
+    const evalBefore = await engine().call('evaluate', { which: 'original' });
+    store.set({ evalBefore });
+  } catch (e) {
+    reportError(e);
+  } finally {
+    store.set({ busy: null });
+  }
+}

@@ -1,0 +1,11 @@
+/** Page entry: mounts the app and boots the engine. */
+import { createRoot } from 'react-dom/client';
+import { App } from './App';
+import { boot } from './controller';
+import { reportError } from './store';
+import './styles.css';
+
+window.addEventListener('unhandledrejection', (e) => reportError(e.reason));
+window.addEventListener('error', (e) => reportError(e.error ?? e.message));
+createRoot(document.getElementById('root')!).render(<App />);
+void boot();

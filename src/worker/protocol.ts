@@ -1,0 +1,81 @@
+/**
+ * The typed boundary between the page and the engine worker. Plain data and transferable buffers only, never
+ * tensors. Requests carry an id and get exactly one `result` or `error` reply; a running defense also pushes
+ * `event` messages.
+ */
+import type { BackendName, BackendReport } from '../platform/selectBackend';
+
+/** A model to load: by URL (the zoo) or from files the user picked (model.json + shards, or a .safetensors). */
+export type ModelSource =
+  | { kind: 'url'; modelUrl: string; manifestUrl?: string }
+  | { kind: 'files'; files: Array<{ name: string; bytes: ArrayBuffer }> };
+
+/** A data set to load: an MCLDSET1 shard by URL or as bytes. */
+export type DataSource = { kind: 'url'; url: string } | { kind: 'bytes'; name: string; bytes: ArrayBuffer };
+
+/** What the page shows about the loaded model. */
+export interface ModelCard {
+  name: string;
+  title: string;
+  arch: string;
+  params: number;
+  inputShape: number[];
+  numClasses: number;
+  classNames: string[];
+  backdoored: boolean;
+  attack: { name: string; title?: string; description?: string; trigger?: string } | null;
+  target: number | null;
+  /** BA/ASR claimed by the manifest (full test set), if any. */
+  claimed: { ba: number; asr: number; n: number } | null;
+}
+
+/** Summary of a loaded data set. */
+export interface DataSummary {
+  role: 'clean' | 'eval';
+  n: number;
+  height: number;
+  width: number;
+  classNames: string[];
+  counts: number[];
+}
+
+/** Predictions on a strip of images, clean and triggered with the true attack. */
+export interface StripResult {
+  /** RGBA pixels [k, H, W, 4] of the clean and triggered images. */
+  clean: Uint8ClampedArray;
+  triggered: Uint8ClampedArray;
+  height: number;
+  width: number;
+  labels: number[];
+  cleanPred: number[];
+  triggeredPred: number[];
+}
+
+/** Live evaluation of the current model on the evaluation subset. */
+export interface QuickEval {
+  ba: number;
+  asr: number;
+  n: number;
+  nAsr: number;
+  perClass: number[];
+}
+
+/** Requests, keyed by type: [payload, result]. */
+export interface Rpc {
+  init: [{ backend?: BackendName }, BackendReport];
+  loadModel: [{ source: ModelSource }, ModelCard];
+  loadData: [{ role: 'clean' | 'eval'; source: DataSource }, DataSummary];
+  strip: [{ perClass: number; which: 'current' | 'original' }, StripResult];
+  evaluate: [{ which: 'current' | 'original' }, QuickEval];
+  memory: [Record<string, never>, { numTensors: number; numBytes: number }];
+}
+
+export type RpcName = keyof Rpc;
+
+/** Page -> worker. */
+export type WorkerRequest = { [K in RpcName]: { id: number; type: K; payload: Rpc[K][0] } }[RpcName];
+
+/** Worker -> page. */
+export type WorkerResponse =
+  | { id: number; type: 'result'; result: unknown }
+  | { id: number; type: 'error'; message: string };
