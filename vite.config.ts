@@ -14,7 +14,7 @@ const isolation = {
 
 /** Serves the top-level models/ folder at <base>models/ in dev and copies it into the build. */
 function modelsFolder(): Plugin {
-  const root = path.resolve(__dirname, 'models');
+  const root = path.resolve(import.meta.dirname, 'models');
   return {
     name: 'mcldef-models-folder',
     configureServer(server) {
@@ -26,7 +26,7 @@ function modelsFolder(): Plugin {
       });
     },
     closeBundle() {
-      if (fs.existsSync(root)) fs.cpSync(root, path.resolve(__dirname, 'dist', 'models'), { recursive: true });
+      if (fs.existsSync(root)) fs.cpSync(root, path.resolve(import.meta.dirname, 'dist', 'models'), { recursive: true });
     },
   };
 }

@@ -61,8 +61,13 @@ export async function loadZooModel(name?: string): Promise<void> {
   try {
     store.set({ busy: 'Loading the model' });
     const res = await fetch(siteUrl('models/index.json'));
-    if (!res.ok) throw new Error(`models/index.json: HTTP ${res.status}`);
-    const index = (await res.json()) as ZooIndex;
+    let index: ZooIndex;
+    try {
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      index = (await res.json()) as ZooIndex;
+    } catch (e) {
+      throw new Error(`the list of built-in models (models/index.json) is missing or unreadable (${(e as Error).message})`);
+    }
     const pick = name ?? index.default;
     const entry = index.models.find((m) => m.name === pick);
     if (!entry) throw new Error(`model "${pick}" is not in models/index.json`);

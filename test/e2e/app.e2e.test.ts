@@ -1,0 +1,50 @@
+/**
+ * The page in a real browser: it starts on WebGPU (SwiftShader here), shows the model card with the backdoor at
+ * work, and falls back to another backend when WebGPU is hidden.
+ */
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { launch, screenshot, watchConsole } from './browser';
+
+const baseUrl = inject('baseUrl');
+
+describe('the page', () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('loads on the WebGPU backend and shows the model card and the backdoor at work', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const log = watchConsole(page);
+    await page.goto(baseUrl);
+    await page.getByTestId('backend').waitFor({ timeout: 120_000 });
+    expect(await page.getByTestId('backend').textContent()).toBe('webgpu');
+    await page.getByTestId('model-card').waitFor({ timeout: 120_000 });
+    await page.getByTestId('live-eval').filter({ hasText: 'BA' }).waitFor({ timeout: 300_000 });
+    await screenshot(page, 'model-card');
+    const text = await page.getByTestId('live-eval').textContent();
+    const [, ba, asr] = /BA ([\d.]+)% · ASR ([\d.]+)%/.exec(text ?? '') ?? [];
+    expect(Number(ba), log.join('\n')).toBeGreaterThan(50);
+    expect(Number(asr)).toBeGreaterThan(80);
+    await page.close();
+  });
+
+  it('falls back to another backend without WebGPU and says why', async () => {
+    const noGpu = await launch({ webgpu: false });
+    try {
+      const page = await noGpu.newPage();
+      await page.goto(`${baseUrl}?backend=`);
+      await page.getByTestId('backend').waitFor({ timeout: 120_000 });
+      const name = await page.getByTestId('backend').textContent();
+      expect(['webgl', 'wasm', 'cpu']).toContain(name);
+      expect(await page.locator('.badge-note').textContent()).toMatch(/WebGPU unavailable/);
+      await screenshot(page, 'fallback');
+    } finally {
+      await noGpu.close();
+    }
+  });
+});
