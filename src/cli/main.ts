@@ -7,9 +7,11 @@ import { initNodeBackend } from '../platform/node/backend';
 import type { BackendName } from '../platform/selectBackend';
 import { UsageError } from './args';
 import { evalHelp, runEval } from './commands/eval';
+import { purifyHelp, runPurify } from './commands/purify';
 
 const commands: Record<string, { help: string; run: (argv: string[]) => Promise<void> }> = {
   eval: { help: evalHelp, run: runEval },
+  purify: { help: purifyHelp, run: runPurify },
 };
 
 const usage = `usage: mcldef <command> [options]     (MCLDEF_BACKEND=wasm|cpu forces a backend)

@@ -1,0 +1,245 @@
+/** `mcldef purify`: runs a defense (MCLDef, MCLDef+, FT, NC, NAD) on a model and writes the purified model. */
+import * as tf from '@tensorflow/tfjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { poisonTestSet } from '../../engine/attacks/poison';
+import { classBalancedSplit, type Dataset, subset } from '../../engine/data/dataset';
+import { DEFENSE_METHODS, type DefenseConfigInput, type DefenseMethod, needsTrigger, resolveConfig } from '../../engine/defense/config';
+import type { DefenseEvent, DefenseStage, InvertedTrigger } from '../../engine/defense/events';
+import { driveDefense, runDefense } from '../../engine/defense/run';
+import { type BackdoorEval, evaluateBackdoor } from '../../engine/metrics';
+import { createRng } from '../../engine/random';
+import { attackFromName, loadDataArg } from '../../platform/node/data';
+import { loadModel, type ModelManifest, saveModel } from '../../platform/node/modelFiles';
+import { intOption, numOption, parse, required, UsageError } from '../args';
+import { ProgressBar } from '../progress';
+
+export const purifyHelp = `mcldef purify --model DIR --clean DATA --test DATA --out DIR [--method NAME] [--target N | --detect] [options]
+
+  Removes a backdoor: stage 1 inverts the trigger (Neural Cleanse), stage 2 purifies by model-contrastive
+  learning (MCLDef), or runs a baseline. Writes the purified model (TensorFlow.js), report.json, trigger.json.
+  --model      folder with model.json or a .safetensors WRN state_dict (or the file itself)
+  --clean      the defender's clean data: image folder, .mcld shard, or cifar10:train
+  --test       evaluation data (BA / ASR before, during and after): image folder, shard, or cifar10:test
+  --out        output folder (created)
+  --method     mcldef | mcldef+ | ft | nc | nad   (default mcldef)
+  --target     the backdoor's target class (default: the model manifest's)
+  --detect     find the target with Neural Cleanse detection instead (inverts every class)
+  --attack     badnets | trojan | blend | sig | cl | none: the true attack, to measure the true ASR
+               (default: the manifest's); its target is --target, else the manifest's, else 5
+  --trigger    Trojan patch .npz (default: the shared trojan_square_cifar10.npz)
+  --clean-share F   use a class-balanced share F in (0, 1] of --clean (0.05 = the paper's 5% of CIFAR-10 train)
+  --epochs N        purification epochs (default 20)      --inv-epochs N   inversion epochs (default 100)
+  --det-epochs N    detection epochs per class (default 10)
+  --batch N         batch size of both stages (default 64) --max-steps N    cap on steps per epoch (default none)
+  --eval-size N     test images measured after each epoch (default 1000; 0: all)
+  --seed S          seed of every random choice (default 0)
+  --json            print report.json on stdout`;
+
+/** Mask statistics for the report: L1, mean, max, pixels above 0.5 and their bounding box. */
+export function maskStats(t: InvertedTrigger): Record<string, unknown> {
+  let max = 0;
+  let on = 0;
+  const box = { top: Infinity, left: Infinity, bottom: -1, right: -1 };
+  t.mask.forEach((v, i) => {
+    max = Math.max(max, v);
+    if (v <= 0.5) return;
+    on++;
+    const r = Math.floor(i / t.width);
+    const c = i % t.width;
+    box.top = Math.min(box.top, r);
+    box.left = Math.min(box.left, c);
+    box.bottom = Math.max(box.bottom, r);
+    box.right = Math.max(box.right, c);
+  });
+  return { l1: t.maskL1, mean: t.maskL1 / t.mask.length, max, pixelsAbove05: on, boxAbove05: on ? box : null };
+}
+
+/** Steps a stage will take at most, for the progress bar. */
+function stageTotal(stage: DefenseStage, cfg: ReturnType<typeof resolveConfig>, nClean: number, numClasses: number): number {
+  const perEpoch = (b: number) => (cfg.maxStepsPerEpoch > 0 ? Math.min(cfg.maxStepsPerEpoch, Math.ceil(nClean / b)) : Math.ceil(nClean / b));
+  const inv = (epochs: number, maxSteps: number) => {
+    const n = epochs * Math.ceil(nClean / cfg.inversion.batchSize);
+    return maxSteps > 0 ? Math.min(n, maxSteps) : n;
+  };
+  if (stage === 'invert') return inv(cfg.inversion.epochs, cfg.inversion.maxSteps);
+  if (stage === 'detect') return numClasses * inv(cfg.detection.epochs, cfg.detection.maxSteps);
+  if (stage === 'teacher') return cfg.nad.teacherEpochs * perEpoch(cfg.batchSize);
+  if (stage === 'correct') return cfg.plus.epochs * perEpoch(cfg.batchSize);
+  if (stage === 'purify') return cfg.epochs * perEpoch(cfg.batchSize);
+  return 0;
+}
+
+const pct = (v: number | null | undefined) => (v === null || v === undefined || Number.isNaN(v) ? '-' : (v * 100).toFixed(2) + '%');
+
+/** Runs `mcldef purify`. */
+export async function runPurify(argv: string[]): Promise<void> {
+  const { values } = parse(argv, {
+    model: { type: 'string' },
+    clean: { type: 'string' },
+    test: { type: 'string' },
+    out: { type: 'string' },
+    method: { type: 'string' },
+    target: { type: 'string' },
+    detect: { type: 'boolean' },
+    attack: { type: 'string' },
+    trigger: { type: 'string' },
+    'clean-share': { type: 'string' },
+    epochs: { type: 'string' },
+    'inv-epochs': { type: 'string' },
+    'det-epochs': { type: 'string' },
+    batch: { type: 'string' },
+    'max-steps': { type: 'string' },
+    'eval-size': { type: 'string' },
+    seed: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const modelPath = required(values.model, 'model');
+  const cleanPath = required(values.clean, 'clean');
+  const testPath = required(values.test, 'test');
+  const outDir = required(values.out, 'out');
+  const method = (values.method ?? 'mcldef') as DefenseMethod;
+  if (!DEFENSE_METHODS.includes(method)) throw new UsageError(`--method must be one of ${DEFENSE_METHODS.join(', ')}, got "${values.method}"`);
+  if (values.detect && values.target !== undefined) throw new UsageError('give either --target or --detect, not both');
+  const seed = intOption(values.seed, 'seed', 0, 0, 2 ** 32 - 1);
+  const share = numOption(values['clean-share'], 'clean-share', 1, 0, 1);
+  if (!(share > 0)) throw new UsageError('--clean-share must be in (0, 1]');
+  const batch = intOption(values.batch, 'batch', 64, 1, 4096);
+
+  const loaded = await loadModel(modelPath);
+  const { model, manifest } = loaded;
+  try {
+    const numClasses = model.outputs[1].shape[1] as number;
+    const given = values.target !== undefined ? intOption(values.target, 'target', 0, 0, numClasses - 1) : undefined;
+    const target = given ?? (values.detect ? undefined : manifest?.target);
+    if (needsTrigger(method) && target === undefined && !values.detect) {
+      throw new UsageError(`--method ${method} needs the target class: give --target N (or --detect), or use a model whose manifest names it`);
+    }
+    if (target !== undefined && (target < 0 || target >= numClasses)) throw new UsageError(`target ${target} is not a class of this ${numClasses}-class model`);
+    const attackName = values.attack ?? manifest?.attack?.name ?? 'none';
+    const trueTarget = given ?? manifest?.target ?? 5;
+
+    let clean = await loadDataArg(cleanPath);
+    const cleanAll = clean.n;
+    if (share < 1) clean = subset(clean, classBalancedSplit(clean, share, createRng(seed).fork('clean-share')).selected);
+    const test = await loadDataArg(testPath);
+    const [, h, w] = model.inputs[0].shape as number[];
+    for (const [name, ds] of [['--clean', clean], ['--test', test]] as [string, Dataset][]) {
+      if (ds.height !== h || ds.width !== w) throw new Error(`${name} images are ${ds.height}x${ds.width} but the model expects ${h}x${w}`);
+      if (ds.classNames.length > numClasses) throw new Error(`${name} has ${ds.classNames.length} classes but the model has ${numClasses} outputs`);
+    }
+    if (trueTarget >= numClasses && attackName !== 'none') throw new UsageError(`the attack's target ${trueTarget} is not a class of this model`);
+    const attack = attackName === 'none' ? null : await attackFromName(attackName, values.trigger);
+    const stamped = attack ? poisonTestSet(test, attack, trueTarget) : undefined;
+
+    const input: DefenseConfigInput = {
+      method,
+      target,
+      detect: Boolean(values.detect),
+      seed,
+      batchSize: batch,
+      epochs: intOption(values.epochs, 'epochs', 20, 0),
+      maxStepsPerEpoch: intOption(values['max-steps'], 'max-steps', 0, 0),
+      inversion: { epochs: intOption(values['inv-epochs'], 'inv-epochs', 100, 1), batchSize: batch, snapshotEvery: 0 },
+      detection: { epochs: intOption(values['det-epochs'], 'det-epochs', 10, 1) },
+      evalSize: intOption(values['eval-size'], 'eval-size', 1000, 0),
+      probePerClass: 0,
+    };
+    const cfg = resolveConfig(input);
+
+    const evalFull = async (label: string, m: tf.LayersModel): Promise<BackdoorEval> => {
+      const bar = new ProgressBar(label, 'img');
+      return evaluateBackdoor(m, test, stamped ?? null, trueTarget, { batchSize: 256, numClasses, onProgress: (d, t) => bar.update(d, t) });
+    };
+    const before = await evalFull('eval before', model);
+
+    let bar: ProgressBar | null = null;
+    let barTotal = 0;
+    let barDone = 0;
+    const epochs: unknown[] = [];
+    const controller = new AbortController();
+    const onSigint = () => controller.abort(new Error('interrupted'));
+    process.once('SIGINT', onSigint);
+    const onEvent = (e: DefenseEvent): void => {
+      if (e.type === 'stage') {
+        if (e.phase === 'start') {
+          barTotal = stageTotal(e.stage, cfg, clean.n, numClasses);
+          barDone = 0;
+          bar = barTotal > 0 ? new ProgressBar(e.label, 'step') : null;
+        } else {
+          if (process.stderr.isTTY && bar && barDone < barTotal) process.stderr.write('\n');
+          process.stderr.write(`${e.label}: ${(e.seconds ?? 0).toFixed(1)} s\n`);
+          bar = null;
+        }
+      } else if (e.type === 'inversion-step') {
+        barDone++;
+        bar?.update(barDone, barTotal, `class ${e.target} loss ${e.loss.toFixed(3)} L1 ${e.maskL1.toFixed(1)} attack ${pct(e.attackRate)}`);
+      } else if (e.type === 'purify-step') {
+        barDone++;
+        bar?.update(barDone, barTotal, `epoch ${e.epoch} lr ${e.lr} loss ${e.loss.toFixed(4)}`);
+      } else if (e.type === 'purify-epoch') {
+        const { type: _t, ...rest } = e;
+        epochs.push(rest);
+        if (e.ba !== null) process.stderr.write(`  ${e.stage} epoch ${e.epoch}: loss ${e.loss.toFixed(4)} BA ${pct(e.ba)} ASR ${pct(e.asrTrue)} ASR(inverted) ${pct(e.asrInverted)} (${e.nClean} test images)\n`);
+      } else if (e.type === 'detection-result') {
+        process.stderr.write(`  detection: L1 ${e.l1.map((v) => v.toFixed(1)).join(' ')}; flagged ${e.flagged ?? 'none'}\n`);
+      } else if (e.type === 'notice') {
+        process.stderr.write(`note: ${e.message}\n`);
+      }
+    };
+    let result;
+    try {
+      result = await driveDefense(runDefense(cfg, { model, clean, evalSet: test, trueTrigger: stamped, trueTarget: attack ? trueTarget : undefined, signal: controller.signal, yieldEvery: 0 }), onEvent);
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+    const purified = result.model;
+    try {
+      const after = await evalFull('eval after', purified);
+      await saveModel(purified, outDir);
+      const { summary, trigger } = result;
+      const outManifest: ModelManifest = { ...(manifest ?? { classNames: [...test.classNames] }), defense: { method, target: summary.target, seed, from: loaded.source } };
+      fs.writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(outManifest, null, 2));
+      if (trigger) {
+        const { mask, pattern, ...info } = trigger;
+        fs.writeFileSync(path.join(outDir, 'trigger.json'), JSON.stringify({ ...info, mask: Array.from(mask), pattern: Array.from(pattern) }));
+      }
+      const point = (r: BackdoorEval) => ({ ba: r.ba, asr: attack ? r.asr : null, nClean: r.nClean, nAsr: r.nAsr });
+      const report = {
+        command: 'purify',
+        model: loaded.source,
+        clean: { data: cleanPath, share, images: clean.n, of: cleanAll },
+        test: { data: testPath, images: test.n },
+        backend: tf.getBackend(),
+        method,
+        attack: attackName,
+        attackTarget: attack ? trueTarget : null,
+        config: summary.config,
+        target: summary.target,
+        detection: summary.detection,
+        inversion: trigger ? { ...summary.inversion, mask: maskStats(trigger) } : null,
+        before: point(before),
+        after: point(after),
+        subsetEval: { before: summary.before, after: summary.after },
+        epochs,
+        timings: summary.timings,
+        totalSeconds: summary.totalSeconds,
+      };
+      fs.writeFileSync(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2));
+      if (values.json) {
+        process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      } else {
+        console.log(`model    ${loaded.source} -> ${outDir}`);
+        console.log(`method   ${method}${summary.target !== null ? `, target ${summary.target} "${test.classNames[summary.target] ?? summary.target}"` : ''}; clean ${clean.n} images`);
+        if (trigger) console.log(`trigger  mask L1 ${trigger.maskL1.toFixed(2)}, attack rate ${pct(trigger.attackRate)}, ${trigger.epochs} epochs${trigger.stoppedEarly ? ' (early stop)' : ''}`);
+        console.log(`before   BA ${pct(before.ba)}  ASR ${attack ? pct(before.asr) : '-'}`);
+        console.log(`after    BA ${pct(after.ba)}  ASR ${attack ? pct(after.asr) : '-'}  (${attackName}, ${test.n} test images)`);
+        console.log(`time     ${summary.timings.map((t) => `${t.stage} ${t.seconds.toFixed(1)} s${t.imagesPerSecond ? ` (${t.imagesPerSecond.toFixed(0)} img/s)` : ''}`).join(', ')} on ${tf.getBackend()}`);
+      }
+    } finally {
+      purified.dispose();
+    }
+  } finally {
+    model.dispose();
+  }
+}

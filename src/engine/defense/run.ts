@@ -1,0 +1,226 @@
+/**
+ * The defense's one entry point: {@link runDefense}, an async generator of plain-data {@link DefenseEvent}s whose
+ * return value ({@link DefenseResult}) holds the purified model. The browser worker, the CLI and the tests all
+ * drive it; {@link driveDefense} does so with a callback.
+ *
+ * Order of a run: [detect] -> [invert] -> evaluate before (+ probe features, epoch -1) -> training stage(s)
+ * (per-step and per-epoch events, probe features) -> evaluate after -> done.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { Dataset } from '../data/dataset';
+import { modelFromArtifacts, modelToArtifacts } from '../model/io';
+import { createRng } from '../random';
+import { ftStageLoss, nadStageLoss, ncStageLoss, wrnGroupOutputs } from './baselines';
+import { type DefenseConfig, type DefenseConfigInput, needsTrigger, resolveConfig } from './config';
+import { type AbortSignalLike, DefenseAbortError, isAbortError, RunControl } from './control';
+import { detectTarget } from './detect';
+import { evaluatePoint, makeEvalPlan, makeProbePlan, probeFeatures, type ProbePlan, type TrueTrigger } from './evaluate';
+import type { DefenseEvent, DefenseResult, DefenseStage, DetectionReport, EvalPoint, InvertedTrigger, StageTiming } from './events';
+import { invertTrigger, TriggerTensors } from './invert';
+import { mclStageLoss, positiveStageLoss } from './mcl';
+import { type StageLoss, trainStage } from './train';
+
+/** What a run works on. */
+export interface DefenseDeps {
+  /** The backdoored model, outputs [features, logits] (model/io withFeatureOutputs). Not modified or disposed. */
+  model: tf.LayersModel;
+  /** The defender's clean data (5% of the training set in the paper). */
+  clean: Dataset;
+  /** Test images for BA / ASR during the run and for the probe set. */
+  evalSet?: Dataset;
+  /** The true attack, when known (a transform, or poisonTestSet(evalSet, attack, trueTarget)), for the true ASR. */
+  trueTrigger?: TrueTrigger;
+  /** The true attack's target (default: the config's or the detected target). */
+  trueTarget?: number;
+  /** Checked between steps; once aborted the run throws a DefenseAbortError and frees everything. */
+  signal?: AbortSignalLike;
+  /** Yield to the event loop every this many steps (default 1; 0: never). */
+  yieldEvery?: number;
+}
+
+/** A deep copy of a model (artifacts round trip): same topology, weights and BatchNorm statistics. */
+export async function cloneModel(model: tf.LayersModel): Promise<tf.LayersModel> {
+  return modelFromArtifacts(await modelToArtifacts(model));
+}
+
+function checkDeps(deps: DefenseDeps, cfg: DefenseConfig): number {
+  const { model, clean } = deps;
+  if (model.outputs.length !== 2) throw new Error(`the defense needs a model with outputs [features, logits]; this one has ${model.outputs.length} (wrap it with withFeatureOutputs)`);
+  const [, h, w, c] = model.inputs[0].shape;
+  for (const [name, ds] of [['clean', clean], ['evaluation', deps.evalSet]] as const) {
+    if (ds && (ds.height !== h || ds.width !== w || ds.channels !== c)) {
+      throw new Error(`the ${name} images are ${ds.height}x${ds.width}x${ds.channels} but the model expects ${h}x${w}x${c}`);
+    }
+  }
+  const numClasses = model.outputs[1].shape[1] as number;
+  if (cfg.target !== undefined && cfg.target >= numClasses) throw new Error(`target ${cfg.target} is not a class of this ${numClasses}-class model`);
+  if (deps.trueTarget !== undefined && (deps.trueTarget < 0 || deps.trueTarget >= numClasses)) throw new Error(`trueTarget ${deps.trueTarget} is not a class of this model`);
+  return numClasses;
+}
+
+const STAGE_LABEL: Record<DefenseStage, string> = {
+  evaluate: 'Evaluation of the backdoored model',
+  detect: 'Neural Cleanse target detection',
+  invert: 'Stage 1: trigger inversion',
+  teacher: 'NAD teacher fine-tuning',
+  purify: 'Purification',
+  correct: 'MCLDef+ stage 3: positive-pair correction',
+};
+
+/**
+ * Runs a defense. Events are plain data; the generator's return value holds the purified model (the caller owns
+ * and disposes it). Deterministic for a seed on one backend. Stopping early (abort signal, or `return()` on the
+ * generator) disposes every tensor the run made.
+ * @throws DefenseAbortError (name 'AbortError') when `deps.signal` is aborted
+ */
+export async function* runDefense(configInput: DefenseConfigInput, deps: DefenseDeps): AsyncGenerator<DefenseEvent, DefenseResult, void> {
+  const cfg = resolveConfig(configInput);
+  const numClasses = checkDeps(deps, cfg);
+  const { model, clean } = deps;
+  const control = new RunControl(deps.signal, deps.yieldEvery ?? 1);
+  const rng = createRng(cfg.seed);
+  const runStart = Date.now();
+  const timings: StageTiming[] = [];
+  let purified: tf.LayersModel | null = null;
+  let teacher: tf.LayersModel | null = null;
+  let trig: TriggerTensors | null = null;
+  let stageStart = 0;
+  const begin = (stage: DefenseStage, label = STAGE_LABEL[stage]): DefenseEvent => {
+    stageStart = Date.now();
+    return { type: 'stage', stage, phase: 'start', label };
+  };
+  const end = (stage: DefenseStage, images = 0): DefenseEvent => {
+    const seconds = (Date.now() - stageStart) / 1000;
+    timings.push({ stage, seconds, images, imagesPerSecond: images > 0 ? images / Math.max(seconds, 1e-9) : 0 });
+    return { type: 'stage', stage, phase: 'end', label: STAGE_LABEL[stage], seconds };
+  };
+  try {
+    control.throwIfAborted();
+    const wantsTrigger = needsTrigger(cfg.method);
+    let target: number | null = cfg.target ?? null;
+    let detection: DetectionReport | null = null;
+    let trigger: InvertedTrigger | null = null;
+
+    if (cfg.detect) {
+      yield begin('detect');
+      const outcome = yield* detectTarget(model, clean, numClasses, cfg.inversion, cfg.detection, rng.fork('detect'), control);
+      detection = outcome.report;
+      if (target === null) {
+        if (detection.flagged !== null) {
+          target = detection.flagged;
+        } else if (wantsTrigger && cfg.detection.ifNoneFlagged === 'lowest-l1') {
+          target = detection.l1.indexOf(Math.min(...detection.l1));
+          yield { type: 'notice', message: `detection flagged no class; purifying against class ${target}, the one with the smallest mask` };
+        } else {
+          yield { type: 'notice', message: 'detection flagged no class: the model looks clean' + (wantsTrigger ? '; nothing to purify' : '') };
+        }
+      }
+      // Reuse detection's trigger for the target when detection's budget was at least the full inversion's.
+      const d = cfg.detection;
+      const inv = cfg.inversion;
+      const fullBudget = d.epochs >= inv.epochs && (d.maxSteps === 0 || (inv.maxSteps > 0 && d.maxSteps >= inv.maxSteps));
+      if (wantsTrigger && target !== null && fullBudget) trigger = outcome.triggers[target];
+      yield end('detect');
+    }
+
+    if (wantsTrigger && target !== null && !trigger) {
+      yield begin('invert', `${STAGE_LABEL.invert} (class ${target})`);
+      trigger = yield* invertTrigger(model, clean, target, cfg.inversion, rng.fork('invert'), control);
+      yield end('invert', trigger.steps * Math.min(cfg.inversion.batchSize, clean.n));
+    }
+    if (trigger) trig = new TriggerTensors(trigger);
+    const invTarget = trigger ? trigger.target : null;
+
+    const trueTarget = deps.trueTarget ?? target;
+    const plan = makeEvalPlan(deps.evalSet, cfg.evalSize, deps.trueTrigger, trueTarget, rng.fork('eval'));
+    const probe: ProbePlan | null =
+      cfg.probePerClass > 0 ? makeProbePlan(deps.evalSet ?? clean, cfg.probePerClass, deps.trueTrigger, trueTarget, invTarget, rng.fork('probe')) : null;
+    const probeEvent = async (m: tf.LayersModel, stage: DefenseStage, epoch: number): Promise<DefenseEvent> => {
+      const { features, dim } = await probeFeatures(m, probe!, trig);
+      return { type: 'probe-features', stage, epoch, features, dim, labels: probe!.labels.slice(), triggered: probe!.triggered.slice(), trigger: probe!.trigger };
+    };
+
+    yield begin('evaluate');
+    const before: EvalPoint = await evaluatePoint(model, plan, trig, invTarget, deps.signal);
+    yield { type: 'evaluation', when: 'before', ...before };
+    if (probe) yield await probeEvent(model, 'purify', -1);
+    yield end('evaluate');
+
+    purified = await cloneModel(model);
+    const p = purified;
+    let lastPoint: EvalPoint | null = null;
+    const afterEpoch = (stage: DefenseStage) =>
+      async function* (epoch: number, isLast: boolean): AsyncGenerator<DefenseEvent, EvalPoint | null, void> {
+        lastPoint = null;
+        if (cfg.evalEvery > 0 && (isLast || (epoch + 1) % cfg.evalEvery === 0)) lastPoint = await evaluatePoint(p, plan, trig, invTarget, deps.signal);
+        if (probe && (isLast || (cfg.probeEvery > 0 && (epoch + 1) % cfg.probeEvery === 0))) yield await probeEvent(p, stage, epoch);
+        return lastPoint;
+      };
+    const train = async function* (stage: DefenseStage, m: tf.LayersModel, epochs: number, lr: DefenseConfig['lr'], loss: StageLoss, evaluate: boolean) {
+      yield begin(stage);
+      const stats = yield* trainStage({ stage, model: m, epochs, lr, loss, afterEpoch: evaluate ? afterEpoch(stage) : undefined }, clean, cfg, rng.fork(stage), control);
+      yield end(stage, stats.images);
+    };
+
+    if (wantsTrigger && !trig) {
+      // Detection found nothing to purify against: the result is an unchanged copy.
+    } else if (cfg.method === 'mcldef' || cfg.method === 'mcldef+') {
+      yield* train('purify', p, cfg.epochs, cfg.lr, mclStageLoss(p, model, trig!, cfg.tau), true);
+      if (cfg.method === 'mcldef+') yield* train('correct', p, cfg.plus.epochs, cfg.plus.lr, positiveStageLoss(p, model, trig!), true);
+    } else if (cfg.method === 'nc') {
+      yield* train('purify', p, cfg.epochs, cfg.lr, ncStageLoss(p, trig!, cfg.nc.triggerShare), true);
+    } else if (cfg.method === 'ft') {
+      yield* train('purify', p, cfg.epochs, cfg.lr, ftStageLoss(p), true);
+    } else {
+      const layers = cfg.nad.layers ?? wrnGroupOutputs(p);
+      if (layers.length !== cfg.nad.betas.length) throw new Error(`NAD: ${layers.length} attention layers (${layers.join(', ')}) but ${cfg.nad.betas.length} betas`);
+      teacher = await cloneModel(model);
+      yield* train('teacher', teacher, cfg.nad.teacherEpochs, cfg.lr, ftStageLoss(teacher), false);
+      yield* train('purify', p, cfg.epochs, cfg.lr, nadStageLoss(p, teacher, layers, cfg.nad.betas, cfg.nad.p), true);
+      teacher.dispose();
+      teacher = null;
+    }
+
+    const after: EvalPoint = lastPoint ?? (await evaluatePoint(p, plan, trig, invTarget, deps.signal));
+    yield { type: 'evaluation', when: 'after', ...after };
+    const { mask: _m, pattern: _p, ...inversion } = trigger ?? { mask: null, pattern: null };
+    const summary = {
+      method: cfg.method,
+      config: cfg,
+      target,
+      detection,
+      inversion: trigger ? (inversion as Omit<InvertedTrigger, 'mask' | 'pattern'>) : null,
+      before: plan.set ? before : null,
+      after: plan.set ? after : null,
+      timings,
+      totalSeconds: (Date.now() - runStart) / 1000,
+    };
+    yield { type: 'done', summary };
+    purified = null; // ownership passes to the caller
+    return { model: p, trigger, summary };
+  } catch (e) {
+    if (deps.signal?.aborted && !isAbortError(e)) throw new DefenseAbortError(deps.signal.reason);
+    throw e;
+  } finally {
+    trig?.dispose();
+    teacher?.dispose();
+    purified?.dispose();
+  }
+}
+
+/**
+ * Drives a run to its end, passing every event to `onEvent`, and resolves to the result. If `onEvent` throws,
+ * the run is stopped (and cleaned up) and the error rethrown.
+ */
+export async function driveDefense(run: AsyncGenerator<DefenseEvent, DefenseResult, void>, onEvent?: (e: DefenseEvent) => void): Promise<DefenseResult> {
+  for (;;) {
+    const r = await run.next();
+    if (r.done) return r.value;
+    try {
+      onEvent?.(r.value);
+    } catch (e) {
+      await run.return(undefined as unknown as DefenseResult).catch(() => undefined);
+      throw e;
+    }
+  }
+}
