@@ -1,8 +1,12 @@
-/** The page: header with the backend badge, the model card and image strips, and the defense panels. */
+/** The page: header with the backend badge, the model card and image strips, the controls and the stage views. */
 import { BackendBadge } from './components/BackendBadge';
+import { Controls } from './components/Controls';
 import { Errors } from './components/Errors';
 import { ImageStrip } from './components/ImageStrip';
+import { InversionView } from './components/InversionView';
 import { ModelCard } from './components/ModelCard';
+import { PurifyView } from './components/PurifyView';
+import { ResultView } from './components/ResultView';
 import { useStore } from './store';
 
 export function App() {
@@ -19,9 +23,19 @@ export function App() {
       <Errors />
       {busy && <p className="busy" role="status">{busy}…</p>}
       <main>
-        <ModelCard />
+        <div className="top">
+          <ModelCard />
+          <Controls />
+        </div>
         {card && before && <ImageStrip strip={before} classNames={card.classNames} target={card.target} caption="The backdoor at work (before defense)" />}
+        <InversionView />
+        <PurifyView />
+        <ResultView />
       </main>
+      <footer className="muted">
+        MCLDef: model-contrastive learning for backdoor defense (stage 1: Neural Cleanse trigger inversion; stage 2: contrastive purification).
+        Everything runs in this page with TensorFlow.js; nothing is uploaded.
+      </footer>
     </div>
   );
 }

@@ -2,10 +2,12 @@
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
 import { boot } from './controller';
-import { reportError } from './store';
+import { settingsFromQuery } from './settings';
+import { reportError, store } from './store';
 import './styles.css';
 
 window.addEventListener('unhandledrejection', (e) => reportError(e.reason));
 window.addEventListener('error', (e) => reportError(e.error ?? e.message));
+store.set({ settings: settingsFromQuery(location.search) });
 createRoot(document.getElementById('root')!).render(<App />);
 void boot();

@@ -11,7 +11,12 @@ import { decodeShard } from '../engine/data/shard';
 import { evaluateBackdoor, predict } from '../engine/metrics';
 import { describeModel } from '../engine/model/wrn';
 import { initBrowserBackend } from '../platform/browser/backend';
-import type { DataSummary, ModelCard, QuickEval, Rpc, RpcName, StripResult, WorkerRequest } from './protocol';
+import { registerWasmTrainingKernels } from '../engine/kernels/wasmTraining';
+import { classBalancedSplit } from '../engine/data/dataset';
+import { createRng } from '../engine/random';
+import { modelToArtifacts } from '../engine/model/io';
+import { DefenseRunner } from './defenseRunner';
+import type { DataSummary, ModelCard, QuickEval, Rpc, RpcName, StartRequest, StripResult, WorkerRequest } from './protocol';
 import { loadModelFromFiles, loadModelFromUrl, type ZooManifest } from './modelLoader';
 
 /** Sends one message to the page (postMessage in a worker, a callback on the main thread). */
@@ -40,6 +45,8 @@ export class EngineHost {
   private manifest: ZooManifest | null = null;
   private attack: Attack | null = null;
   private data: { clean?: Dataset; eval?: Dataset } = {};
+  private runner: DefenseRunner | null = null;
+  private runCounter = 0;
 
   constructor(private readonly post: Post) {}
 
@@ -56,7 +63,10 @@ export class EngineHost {
   private run(req: WorkerRequest): Promise<Rpc[RpcName][1]> {
     switch (req.type) {
       case 'init':
-        return initBrowserBackend(req.payload.backend);
+        return initBrowserBackend(req.payload.backend).then((r) => {
+          if (r.backend === 'wasm') registerWasmTrainingKernels();
+          return r;
+        });
       case 'loadModel':
         return this.loadModel(req.payload);
       case 'loadData':
@@ -67,7 +77,73 @@ export class EngineHost {
         return this.evaluate(req.payload);
       case 'memory':
         return Promise.resolve({ numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes });
+      case 'start':
+        return this.start(req.payload);
+      case 'control':
+        return Promise.resolve({ status: this.runner ? this.runner.control(req.payload.action) : 'idle' });
+      case 'reset':
+        return this.reset();
+      case 'exportModel':
+        return this.exportModel();
+      default:
+        return Promise.reject(new Error(`unknown request ${(req as { type: string }).type}`));
     }
+  }
+
+  private async start(req: StartRequest): Promise<Rpc['start'][1]> {
+    if (this.runner && (this.runner.status === 'running' || this.runner.status === 'paused')) {
+      throw new Error('a defense is already running: cancel it first');
+    }
+    const model = this.need(this.original, 'a model');
+    const clean0 = this.need(this.data.clean, 'the clean data');
+    if (clean0.n === 0) throw new Error('the clean data set is empty: upload at least one image per class');
+    // The demo ships 5% of the training set; a smaller share subsamples it class by class.
+    let clean = clean0;
+    if (req.cleanPercent < 5) clean = subset(clean0, classBalancedSplit(clean0, Math.max(1e-6, req.cleanPercent / 5), createRng(req.config.seed ?? 0).fork('clean-share')).selected);
+    if (req.cleanLimit > 0 && clean.n > req.cleanLimit) clean = subset(clean, classBalancedSplit(clean, Math.max(1, Math.floor(req.cleanLimit / clean.classNames.length)), createRng(req.config.seed ?? 0).fork('clean-limit')).selected);
+    await this.reset();
+    const runId = ++this.runCounter;
+    const runner = new DefenseRunner(
+      runId,
+      (event) => this.post({ type: 'run-event', runId, event }),
+      (m) => this.post(m),
+    );
+    this.runner = runner;
+    const trueTarget = this.manifest?.target;
+    const attack = this.attack;
+    void runner
+      .run(req.config, {
+        model,
+        clean,
+        evalSet: this.data.eval,
+        trueTrigger: attack ? (x) => attack.applyTensor(x) : undefined,
+        trueTarget: trueTarget ?? undefined,
+        yieldEvery: 1,
+      })
+      .then((purified) => {
+        if (this.runner === runner && purified) this.current = purified;
+        else purified?.dispose();
+      });
+    return { runId, cleanImages: clean.n, evalImages: this.data.eval?.n ?? 0 };
+  }
+
+  private async reset(): Promise<Rpc['reset'][1]> {
+    if (this.runner && (this.runner.status === 'running' || this.runner.status === 'paused')) this.runner.control('cancel');
+    if (this.current && this.current !== this.original) this.current.dispose();
+    this.current = this.original;
+    return { numTensors: tf.memory().numTensors };
+  }
+
+  private async exportModel(): Promise<Rpc['exportModel'][1]> {
+    const model = this.need(this.current !== this.original ? this.current : null, 'a purified model');
+    const a = await modelToArtifacts(model);
+    const modelJson = JSON.stringify({
+      format: 'layers-model',
+      generatedBy: 'mcldef-playground',
+      modelTopology: a.modelTopology,
+      weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
+    });
+    return { modelJson, weights: a.weightData as ArrayBuffer };
   }
 
   private async loadModel({ source }: Rpc['loadModel'][0]): Promise<ModelCard> {

@@ -3,6 +3,7 @@
  * tensors. Requests carry an id and get exactly one `result` or `error` reply; a running defense also pushes
  * `event` messages.
  */
+import type { DefenseConfigInput, DefenseEvent, DefenseSummary } from '../engine/defense';
 import type { BackendName, BackendReport } from '../platform/selectBackend';
 
 /** A model to load: by URL (the zoo) or from files the user picked (model.json + shards, or a .safetensors). */
@@ -68,6 +69,41 @@ export interface Rpc {
   strip: [{ perClass: number; which: 'current' | 'original' }, StripResult];
   evaluate: [{ which: 'current' | 'original' }, QuickEval];
   memory: [Record<string, never>, { numTensors: number; numBytes: number }];
+  /** Starts a defense run; returns at once, events follow as 'run-event' messages, then one 'run-end'. */
+  start: [StartRequest, { runId: number; cleanImages: number; evalImages: number }];
+  control: [{ action: 'pause' | 'resume' | 'step' | 'cancel' }, { status: RunStatus }];
+  /** Forgets the purified model (the page goes back to the original). */
+  reset: [Record<string, never>, { numTensors: number }];
+  /** The purified model as TF.js LayersModel files. */
+  exportModel: [Record<string, never>, { modelJson: string; weights: ArrayBuffer }];
+}
+
+/** What the page asks to run. */
+export interface StartRequest {
+  config: DefenseConfigInput;
+  /** Share of the training set used as clean data, in percent (the demo ships 5%; smaller shares subsample it). */
+  cleanPercent: number;
+  /** Cap on clean images (0: none), for quick demos and tests. */
+  cleanLimit: number;
+}
+
+/** State of a defense run. */
+export type RunStatus = 'idle' | 'running' | 'paused' | 'done' | 'cancelled' | 'failed';
+
+/** Pushed while a run is in progress. */
+export interface RunEventMessage {
+  type: 'run-event';
+  runId: number;
+  event: DefenseEvent;
+}
+
+/** Pushed once when a run ends. */
+export interface RunEndMessage {
+  type: 'run-end';
+  runId: number;
+  status: 'done' | 'cancelled' | 'failed';
+  summary?: DefenseSummary;
+  message?: string;
 }
 
 export type RpcName = keyof Rpc;

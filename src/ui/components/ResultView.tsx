@@ -1,0 +1,44 @@
+/** The outcome: before / after table (and FT beside it), the image strip after purification, downloads. */
+import type { DefenseSummary, EvalPoint } from '../../engine/defense';
+import { downloadModel, downloadReport } from '../runController';
+import { useStore } from '../store';
+import { ImageStrip } from './ImageStrip';
+
+const pct = (v: number | null | undefined) => (v === null || v === undefined || Number.isNaN(v) ? '–' : `${(v * 100).toFixed(1)}%`);
+
+function Row({ label, p }: { label: string; p: EvalPoint | null }) {
+  return <tr><th scope="row">{label}</th><td>{pct(p?.ba)}</td><td>{pct(p?.asrTrue)}</td><td>{pct(p?.asrInverted)}</td></tr>;
+}
+
+function seconds(summary: DefenseSummary): string {
+  return summary.timings.map((t) => `${t.stage} ${t.seconds.toFixed(0)} s${t.imagesPerSecond ? ` (${t.imagesPerSecond.toFixed(0)} img/s)` : ''}`).join(', ');
+}
+
+export function ResultView() {
+  const run = useStore((s) => s.run);
+  const ft = useStore((s) => s.ftSummary);
+  const card = useStore((s) => s.card);
+  const after = useStore((s) => s.stripAfter);
+  if (!run || run.status !== 'done' || !run.summary || !card) return null;
+  const sum = run.summary;
+  return (
+    <section className="card" aria-label="Result" data-testid="result">
+      <h2>Result</h2>
+      <p className="explain"><b>BA</b> (benign accuracy): how often clean test images are classified correctly. <b>ASR</b> (attack success rate): how often a triggered image of another class is sent to the target. A good defense keeps BA and drives ASR towards 0.</p>
+      <table className="results">
+        <thead><tr><th /><th>BA</th><th>ASR (true trigger)</th><th>ASR (inverted trigger)</th></tr></thead>
+        <tbody>
+          <Row label="Backdoored model" p={sum.before} />
+          {ft && <Row label="after FT" p={ft.after} />}
+          <Row label={`after ${run.method.toUpperCase()}`} p={sum.after} />
+        </tbody>
+      </table>
+      <p className="muted">On {sum.after?.nClean ?? 0} evaluation images; target class {sum.target ?? '–'}; {seconds(sum)}.</p>
+      {after && <ImageStrip strip={after} classNames={card.classNames} target={card.target} caption="After purification: the trigger no longer hijacks the prediction" />}
+      <div className="buttons">
+        <button type="button" data-testid="download-model" onClick={() => void downloadModel()}>Download purified model (TF.js)</button>
+        <button type="button" onClick={downloadReport}>Download report (JSON)</button>
+      </div>
+    </section>
+  );
+}
