@@ -30,7 +30,9 @@ export async function boot(): Promise<void> {
     client = await EngineClient.create();
     store.set({ engineMode: client.mode, engineNote: client.fallbackReason });
     const forced = new URLSearchParams(location.search).get('backend') as BackendName | null;
-    const backend = await client.call('init', { backend: forced ?? undefined });
+    const backend = await client.call('init', { backend: forced || undefined });
+    // A small hook for tests and the curious: the engine's tensor count.
+    (window as unknown as { __mcldef: object }).__mcldef = { memory: () => engine().call('memory', {}) };
     store.set({ backend, phase: 'ready' });
   } catch (e) {
     store.set({ phase: 'failed' });
@@ -90,7 +92,7 @@ export async function refreshBefore(): Promise<void> {
     store.set({ busy: 'Evaluating the model' });
     const stripBefore = await engine().call('strip', { perClass: 1, which: 'original' });
     store.set({ stripBefore });
-    const evalBefore = await engine().call('evaluate', { which: 'original' });
+    const evalBefore = await engine().call('evaluate', { which: 'original', limit: s.settings.evalSize });
     store.set({ evalBefore });
   } catch (e) {
     reportError(e);

@@ -219,8 +219,12 @@ export class EngineHost {
     };
   }
 
-  private async evaluate({ which }: Rpc['evaluate'][0]): Promise<QuickEval> {
-    const ds = this.need(this.data.eval, 'the evaluation data');
+  private async evaluate({ which, limit }: Rpc['evaluate'][0]): Promise<QuickEval> {
+    let ds = this.need(this.data.eval, 'the evaluation data');
+    if (limit > 0 && limit < ds.n) {
+      const per = Math.max(1, Math.floor(limit / ds.classNames.length));
+      ds = subset(ds, indicesByClass(ds).flatMap((m) => m.slice(0, per)));
+    }
     const model = this.need(which === 'original' ? this.original : this.current, 'a model');
     const target = this.manifest?.target ?? 0;
     const r = await evaluateBackdoor(model, ds, this.attack ? (x) => this.attack!.applyTensor(x) : null, target, { batchSize: 100 });

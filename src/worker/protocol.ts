@@ -67,7 +67,7 @@ export interface Rpc {
   loadModel: [{ source: ModelSource }, ModelCard];
   loadData: [{ role: 'clean' | 'eval'; source: DataSource }, DataSummary];
   strip: [{ perClass: number; which: 'current' | 'original' }, StripResult];
-  evaluate: [{ which: 'current' | 'original' }, QuickEval];
+  evaluate: [{ which: 'current' | 'original'; limit: number }, QuickEval];
   memory: [Record<string, never>, { numTensors: number; numBytes: number }];
   /** Starts a defense run; returns at once, events follow as 'run-event' messages, then one 'run-end'. */
   start: [StartRequest, { runId: number; cleanImages: number; evalImages: number }];

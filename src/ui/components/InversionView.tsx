@@ -4,6 +4,8 @@ import { Bar, BarChart, CartesianGrid, Cell, Legend, Line, LineChart, ReferenceL
 import { downloadChart } from '../runController';
 import { siteUrl } from '../controller';
 import { useStore } from '../store';
+
+const NO_NAMES: string[] = [];
 import { maskTimesPattern, Pixels } from './Pixels';
 
 export function InversionView() {
@@ -52,7 +54,7 @@ export function InversionView() {
 
 function DetectionView() {
   const det = useStore((s) => s.run?.detection);
-  const classNames = useStore((s) => s.card?.classNames ?? []);
+  const classNames = useStore((s) => s.card?.classNames) ?? NO_NAMES;
   if (!det || det.perClass.length === 0) return null;
   const rows = det.perClass.map((c) => ({ name: classNames[c.cls] ?? String(c.cls), cls: c.cls, l1: c.l1, anomaly: det.report?.anomaly[c.cls] ?? 0 }));
   return (

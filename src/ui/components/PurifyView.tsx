@@ -3,11 +3,13 @@ import { useRef } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { downloadChart } from '../runController';
 import { useStore } from '../store';
+
+const NO_NAMES: string[] = [];
 import { TsnePlot } from './TsnePlot';
 
 export function PurifyView() {
   const run = useStore((s) => s.run);
-  const classNames = useStore((s) => s.card?.classNames ?? []);
+  const classNames = useStore((s) => s.card?.classNames) ?? NO_NAMES;
   const charts = useRef<HTMLDivElement>(null);
   if (!run || (!run.probe && run.train.steps.length === 0)) return null;
   const before = run.before;

@@ -1,0 +1,64 @@
+/**
+ * Purify end to end in a real browser on WebGPU (SwiftShader here, so a tiny configuration): both stages run while
+ * the mask canvas, the t-SNE and the charts update; cancel works; a second run works without a reload and the
+ * engine's tensor count does not grow.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { launch, screenshot, watchConsole } from './browser';
+
+const baseUrl = inject('baseUrl');
+// One inversion epoch over 10 clean images, one purification epoch, 20 evaluation images, 1 probe per class.
+const TINY = '?invEpochs=1&epochs=1&cleanLimit=10&evalSize=20&probe=1&refresh=20';
+
+async function tensors(page: Page): Promise<number> {
+  return page.evaluate(async () => {
+    const w = window as unknown as { __mcldef?: { memory(): Promise<{ numTensors: number }> } };
+    return (await w.__mcldef!.memory()).numTensors;
+  });
+}
+
+describe('Purify in the browser', () => {
+  let browser: Browser;
+  let page: Page;
+  let log: string[];
+  beforeAll(async () => {
+    browser = await launch();
+    page = await browser.newPage({ viewport: { width: 1366, height: 1000 } });
+    log = watchConsole(page);
+    await page.goto(baseUrl + TINY);
+    await page.getByTestId('live-eval').filter({ hasText: 'BA' }).waitFor({ timeout: 300_000 });
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('runs both stages and shows the mask, the t-SNE, the charts and the result', async () => {
+    expect(await page.getByTestId('backend').textContent()).toBe('webgpu');
+    await page.getByTestId('purify').click();
+    await page.getByTestId('mask-canvas').locator('canvas').first().waitFor({ timeout: 300_000 });
+    await page.getByTestId('tsne').waitFor({ timeout: 400_000 });
+    await page.getByTestId('result').waitFor({ timeout: 400_000 });
+    await screenshot(page, 'purify-done');
+    expect(await page.getByTestId('inversion-chart').locator('svg').count()).toBeGreaterThan(0);
+    expect(await page.getByTestId('purify-chart').locator('svg').count()).toBeGreaterThan(0);
+    expect(await page.getByTestId('result').locator('table tbody tr').count(), log.join('\n')).toBe(2);
+  });
+
+  it('cancels a run, then runs again without a reload and without growing memory', async () => {
+    await page.getByTestId('reset').click();
+    await page.getByTestId('purify').waitFor({ state: 'visible' });
+    await expect.poll(() => page.getByTestId('purify').isEnabled(), { timeout: 60_000 }).toBe(true);
+    const baseline = await tensors(page);
+    await page.getByTestId('purify').click();
+    await expect.poll(() => page.getByTestId('cancel').isEnabled(), { timeout: 60_000 }).toBe(true);
+    await page.getByTestId('cancel').click();
+    await page.locator('.notice', { hasText: 'Cancelled' }).waitFor({ timeout: 300_000 });
+    expect(await tensors(page)).toBe(baseline);
+    await page.getByTestId('purify').click();
+    await page.getByTestId('result').waitFor({ timeout: 400_000 });
+    await page.getByTestId('reset').click();
+    await expect.poll(() => tensors(page), { timeout: 60_000 }).toBe(baseline);
+    await screenshot(page, 'second-run');
+  });
+});
