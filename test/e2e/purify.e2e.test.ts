@@ -49,15 +49,17 @@ describe('Purify in the browser', () => {
     await page.getByTestId('reset').click();
     await page.getByTestId('purify').waitFor({ state: 'visible' });
     await expect.poll(() => page.getByTestId('purify').isEnabled(), { timeout: 60_000 }).toBe(true);
+    await page.locator('.busy').waitFor({ state: 'detached', timeout: 300_000 });
     const baseline = await tensors(page);
     await page.getByTestId('purify').click();
     await expect.poll(() => page.getByTestId('cancel').isEnabled(), { timeout: 60_000 }).toBe(true);
     await page.getByTestId('cancel').click();
     await page.locator('.notice', { hasText: 'Cancelled' }).waitFor({ timeout: 300_000 });
-    expect(await tensors(page)).toBe(baseline);
+    await expect.poll(() => tensors(page), { timeout: 60_000 }).toBe(baseline);
     await page.getByTestId('purify').click();
     await page.getByTestId('result').waitFor({ timeout: 400_000 });
     await page.getByTestId('reset').click();
+    await page.locator('.busy').waitFor({ state: 'detached', timeout: 300_000 });
     await expect.poll(() => tensors(page), { timeout: 60_000 }).toBe(baseline);
     await screenshot(page, 'second-run');
   });
