@@ -74,6 +74,8 @@ async function afterRun(method: DefenseMethod, m: RunEndMessage): Promise<void> 
     }
     const stripAfter = await engine().call('strip', { perClass: 1, which: 'current' });
     store.set({ stripAfter });
+    const evalAfter = await engine().call('evaluate', { which: 'current', limit: store.getState().settings.evalSize });
+    store.set({ evalAfter });
   } catch (e) {
     reportError(e);
   }
@@ -82,7 +84,7 @@ async function afterRun(method: DefenseMethod, m: RunEndMessage): Promise<void> 
 async function launch(method: DefenseMethod, clear: boolean): Promise<void> {
   const s = store.getState();
   const req = toStartRequest(s.settings, s.card!.target, method);
-  if (clear) store.set({ stripAfter: null, ftSummary: null });
+  if (clear) store.set({ stripAfter: null, evalAfter: null, ftSummary: null });
   const { runId, cleanImages } = await engine().call('start', req);
   queue = [];
   store.set({ run: newRun(runId, method, cleanImages) });
@@ -121,7 +123,7 @@ export async function resetRun(): Promise<void> {
   try {
     pendingFt = false;
     const memory = await engine().call('reset', {});
-    store.set({ run: null, stripAfter: null, ftSummary: null, memory: { numTensors: memory.numTensors, numBytes: 0 } });
+    store.set({ run: null, stripAfter: null, evalAfter: null, ftSummary: null, memory: { numTensors: memory.numTensors, numBytes: 0 } });
     await refreshBefore();
   } catch (e) {
     reportError(e);

@@ -42,6 +42,7 @@ export interface AppState {
   stripBefore: StripResult | null;
   stripAfter: StripResult | null;
   evalBefore: QuickEval | null;
+  evalAfter: QuickEval | null;
   /** Messages for the person using the page: what went wrong and what to do. */
   errors: Array<{ id: number; message: string; hint?: string }>;
   busy: string | null;
@@ -64,6 +65,7 @@ const initial: AppState = {
   stripBefore: null,
   stripAfter: null,
   evalBefore: null,
+  evalAfter: null,
   errors: [],
   busy: null,
   settings: DEFAULT_SETTINGS,

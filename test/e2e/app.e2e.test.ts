@@ -20,7 +20,7 @@ describe('the page', () => {
   it('loads on the WebGPU backend and shows the model card and the backdoor at work', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const log = watchConsole(page);
-    await page.goto(baseUrl);
+    await page.goto(`${baseUrl}?evalSize=20`);
     await page.getByTestId('backend').waitFor({ timeout: 120_000 });
     expect(await page.getByTestId('backend').textContent()).toBe('webgpu');
     await page.getByTestId('model-card').waitFor({ timeout: 120_000 });
@@ -37,11 +37,13 @@ describe('the page', () => {
     const noGpu = await launch({ webgpu: false });
     try {
       const page = await noGpu.newPage();
-      await page.goto(`${baseUrl}?backend=`);
+      await page.goto(`${baseUrl}?evalSize=20`);
       await page.getByTestId('backend').waitFor({ timeout: 120_000 });
       const name = await page.getByTestId('backend').textContent();
       expect(['webgl', 'wasm', 'cpu']).toContain(name);
       expect(await page.locator('.badge-note').textContent()).toMatch(/WebGPU unavailable/);
+      // The fallback backend runs the model too.
+      await page.getByTestId('live-eval').filter({ hasText: 'BA' }).waitFor({ timeout: 300_000 });
       await screenshot(page, 'fallback');
     } finally {
       await noGpu.close();

@@ -19,6 +19,8 @@ export function ResultView() {
   const ft = useStore((s) => s.ftSummary);
   const card = useStore((s) => s.card);
   const after = useStore((s) => s.stripAfter);
+  const evalBefore = useStore((s) => s.evalBefore);
+  const evalAfter = useStore((s) => s.evalAfter);
   if (!run || run.status !== 'done' || !run.summary || !card) return null;
   const sum = run.summary;
   return (
@@ -34,6 +36,17 @@ export function ResultView() {
         </tbody>
       </table>
       <p className="muted">On {sum.after?.nClean ?? 0} evaluation images; target class {sum.target ?? '–'}; {seconds(sum)}.</p>
+      {evalBefore && evalAfter && (
+        <table className="results per-class" data-testid="per-class">
+          <caption>Accuracy per class on the {evalAfter.n} demo test images</caption>
+          <thead><tr><th /><th>before</th><th>after</th></tr></thead>
+          <tbody>
+            {card.classNames.map((c, i) => (
+              <tr key={c}><th scope="row">{c}{i === card.target ? ' (target)' : ''}</th><td>{pct(evalBefore.perClass[i])}</td><td>{pct(evalAfter.perClass[i])}</td></tr>
+            ))}
+          </tbody>
+        </table>
+      )}
       {after && <ImageStrip strip={after} classNames={card.classNames} target={card.target} caption="After purification: the trigger no longer hijacks the prediction" />}
       <div className="buttons">
         <button type="button" data-testid="download-model" onClick={() => void downloadModel()}>Download purified model (TF.js)</button>
