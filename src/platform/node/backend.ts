@@ -7,6 +7,7 @@ import { setWasmPaths, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { registerWasmTrainingKernels } from '../../engine/kernels/wasmTraining';
 import { type BackendName, type BackendReport, selectBackend } from '../selectBackend';
 
 const require = createRequire(import.meta.url);
@@ -43,6 +44,8 @@ export async function initNodeBackend(only?: BackendName): Promise<BackendReport
   const cpu = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
   if (cpu) cpu.firstUse = false;
   if (report.backend === 'wasm') {
+    // Training on wasm needs the project's gradient kernels (stock tfjs-backend-wasm lacks Conv2DBackpropFilter).
+    registerWasmTrainingKernels();
     const b = tf.backend() as unknown as { wasm?: { _getThreadsCount?: () => number } };
     const threads = b.wasm?._getThreadsCount?.() ?? 1;
     report.detail = `XNNPACK, ${threads} thread${threads === 1 ? '' : 's'}`;
