@@ -82,12 +82,13 @@ async function exportModel(name: string, test: Dataset): Promise<Record<string, 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'zoo-export-'));
   const shard = path.join(tmp, 'test.mcld');
   fs.writeFileSync(shard, encodeShard(test));
-  execFileSync('/usr/bin/python3', [path.join(repoRoot, 'tools', 'zoo', 'predict_shard.py'), weightsFile, shard, attackName, path.join(tmp, 'torch')], {
+  // PyTorch's predictions on the engine's pixels are shipped too: test/zoo checks the TF.js model against them.
+  execFileSync('/usr/bin/python3', [path.join(repoRoot, 'tools', 'zoo', 'predict_shard.py'), weightsFile, shard, attackName, path.join(outDir, 'torch-predictions')], {
     env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '67108864' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const torchClean = fs.readFileSync(path.join(tmp, 'torch.clean.u8'));
-  const torchTrig = fs.readFileSync(path.join(tmp, 'torch.triggered.u8'));
+  const torchClean = fs.readFileSync(path.join(outDir, 'torch-predictions.clean.u8'));
+  const torchTrig = fs.readFileSync(path.join(outDir, 'torch-predictions.triggered.u8'));
   const allTriggered = stampDataset(test, attack);
   const tsTrig = await predict(model, allTriggered);
   const agreeClean = agreement(r.cleanPred, torchClean);
@@ -124,7 +125,13 @@ async function exportModel(name: string, test: Dataset): Promise<Record<string, 
       torch: { ba: train.results.ba / 100, asr: train.results.asr / 100, decoder: 'PIL' },
       agreementWithTorch: { clean: agreeClean, triggered: agreeTrig, note: 'share of identical argmax predictions on the same decoded pixels' },
     },
-    files: { model: 'model.json', weights: 'weights.bin', preview: 'trigger.png', previewIndices: preview },
+    files: {
+      model: 'model.json',
+      weights: 'weights.bin',
+      preview: 'trigger.png',
+      previewIndices: preview,
+      torchPredictions: 'torch-predictions.{clean,triggered}.u8: PyTorch argmax on the engine-decoded test set (triggered: every image stamped)',
+    },
   };
   fs.writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   console.log(`${name}: BA ${(r.ba * 100).toFixed(2)}% ASR ${(r.asr * 100).toFixed(2)}% | agreement with PyTorch: clean ${(agreeClean * 100).toFixed(2)}%, triggered ${(agreeTrig * 100).toFixed(2)}%`);
