@@ -45,6 +45,11 @@ describe('the page', () => {
       // The fallback backend runs the model too.
       await page.getByTestId('live-eval').filter({ hasText: 'BA' }).waitFor({ timeout: 300_000 });
       await screenshot(page, 'fallback');
+      // The WASM fallback (chosen explicitly here) loads and runs the model too.
+      const wasm = await noGpu.newPage();
+      await wasm.goto(`${baseUrl}?evalSize=20&backend=wasm`);
+      await wasm.getByTestId('live-eval').filter({ hasText: 'BA' }).waitFor({ timeout: 300_000 });
+      expect(await wasm.getByTestId('backend').textContent()).toBe('wasm');
     } finally {
       await noGpu.close();
     }

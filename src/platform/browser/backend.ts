@@ -1,6 +1,5 @@
 /**
- * Backend selection in the browser: WebGPU, then WebGL, then WASM (threaded SIMD when the page is
- * cross-origin isolated), then plain CPU. Runs once; the report says what was chosen, on which adapter, and why
+ * Backend selection in the browser: WebGPU, then WebGL, then WASM (SIMD), then plain CPU. Runs once; the report says what was chosen, on which adapter, and why
  * the preferred backends were passed over.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -39,6 +38,9 @@ export async function initBrowserBackend(only?: BackendName): Promise<BackendRep
       {
         name: 'wasm',
         prepare: () => {
+          // The threaded build's pthread workers fail once bundled ("e is not defined" inside the inlined worker
+          // script), and the project's own training kernels are single-threaded anyway: use the SIMD build.
+          tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
           setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded });
         },
       },
@@ -48,6 +50,6 @@ export async function initBrowserBackend(only?: BackendName): Promise<BackendRep
   );
   if (report.backend === 'webgpu') report.detail = adapter;
   else if (report.backend === 'webgl') report.detail = `WebGL ${tf.env().getNumber('WEBGL_VERSION')}`;
-  else if (report.backend === 'wasm') report.detail = globalThis.crossOriginIsolated ? 'threaded SIMD (cross-origin isolated)' : 'single-threaded (page not cross-origin isolated)';
+  else if (report.backend === 'wasm') report.detail = 'SIMD, one thread, with the project\'s training kernels';
   return report;
 }
