@@ -21,9 +21,11 @@ function tsneClient(): TsneClient {
 }
 
 function embedProbe(e: ProbeFeaturesEvent, runId: number): void {
-  const previous = store.getState().run?.probe?.embedding ?? undefined;
+  const last = store.getState().run?.probe?.embedding ?? undefined;
+  const previous = last?.length === e.labels.length * 2 ? last : undefined;
   tsneClient().request(
-    { features: e.features, n: e.labels.length, dim: e.dim, previous: previous?.length === e.labels.length * 2 ? previous : undefined, iterations: 150, perplexity: 30, seed: store.getState().settings.seed + 1 },
+    // A cold start needs more iterations to form clusters; warm starts only move points along.
+    { features: e.features, n: e.labels.length, dim: e.dim, previous, iterations: previous ? 150 : 400, perplexity: 30, seed: store.getState().settings.seed + 1 },
     (r) => {
       const run = store.getState().run;
       if (!run || run.runId !== runId || !run.probe) return;

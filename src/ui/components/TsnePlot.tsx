@@ -21,14 +21,22 @@ export function TsnePlot({ embedding, labels, triggered, classNames, size = 420 
     const scale = (size - 2 * pad) / Math.max(maxX - minX, maxY - minY, 1e-9);
     const draw = (pts: Float64Array) => {
       ctx.clearRect(0, 0, size, size);
-      // Clean first, triggered (black) on top so the poisoned cluster stays visible.
-      for (const pass of [0, 1]) {
+      // Triggered copies first as black dots, clean images on top as coloured discs with a white rim: a black
+      // cluster on its own is the backdoor; black dots hidden among the colours mean it has dissolved.
+      for (const pass of [1, 0]) {
         for (let i = 0; i < n; i++) {
           if (triggered[i] !== pass) continue;
-          ctx.fillStyle = pass ? '#000' : CLASS_COLORS[labels[i] % CLASS_COLORS.length];
+          const x = pad + (pts[2 * i] - minX) * scale;
+          const y = pad + (pts[2 * i + 1] - minY) * scale;
           ctx.beginPath();
-          ctx.arc(pad + (pts[2 * i] - minX) * scale, pad + (pts[2 * i + 1] - minY) * scale, pass ? 3.2 : 3.6, 0, 2 * Math.PI);
+          ctx.arc(x, y, pass ? 3 : 4.2, 0, 2 * Math.PI);
+          ctx.fillStyle = pass ? 'rgba(0, 0, 0, 0.85)' : CLASS_COLORS[labels[i] % CLASS_COLORS.length];
           ctx.fill();
+          if (!pass) {
+            ctx.lineWidth = 1;
+            ctx.strokeStyle = '#fff';
+            ctx.stroke();
+          }
         }
       }
     };
