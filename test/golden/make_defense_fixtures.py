@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
-from torchref.wrn import WideResNet  # noqa: E402
+from torchref.wrn import WideResNet, randomize_statistics  # noqa: E402
 from torchref import safetensors_io  # noqa: E402
 
 GRAD_KEYS = [
@@ -42,15 +42,7 @@ GRAD_KEYS = [
 def defense_fixture(path, batch=4, size=16, seed=4321, target=3, lam=0.01, tau=0.5):
     torch.manual_seed(seed)
     model = WideResNet(depth=10, widen=1, num_classes=10)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-                m.running_mean.uniform_(-0.3, 0.3)
-                m.running_var.uniform_(0.5, 2.0)
-            elif isinstance(m, torch.nn.Linear):
-                m.bias.uniform_(-0.1, 0.1)
+    randomize_statistics(model)
     state = {f"model.{k}": v.clone() for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     x = torch.rand(batch, 3, size, size)
     mask = torch.rand(size, size)

@@ -15,23 +15,14 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
-from torchref.wrn import WideResNet  # noqa: E402
+from torchref.wrn import WideResNet, randomize_statistics  # noqa: E402
 from torchref import safetensors_io  # noqa: E402
 
 
 def wrn_fixture(path, batch=8, seed=1234):
     torch.manual_seed(seed)
     model = WideResNet(depth=16, widen=1, num_classes=10)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                c = m.num_features
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-                m.running_mean.uniform_(-0.3, 0.3)
-                m.running_var.uniform_(0.5, 2.0)
-            elif isinstance(m, torch.nn.Linear):
-                m.bias.uniform_(-0.1, 0.1)
+    randomize_statistics(model)
     model.eval()
     x = torch.rand(batch, 3, 32, 32)
     with torch.no_grad():

@@ -84,3 +84,18 @@ class WideResNet(nn.Module):
         f = self.features(x)
         logits = self.fc(f)
         return (f, logits) if return_features else logits
+
+
+@torch.no_grad()
+def randomize_statistics(model):
+    """Non-trivial BatchNorm affine parameters and running statistics, and linear biases, for reference fixtures
+    (a freshly initialized model has unit/zero BN and zero biases, which would hide layout mistakes)."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.weight.uniform_(0.5, 1.5)
+            m.bias.uniform_(-0.2, 0.2)
+            m.running_mean.uniform_(-0.3, 0.3)
+            m.running_var.uniform_(0.5, 2.0)
+        elif isinstance(m, nn.Linear):
+            m.bias.uniform_(-0.1, 0.1)
+    return model
