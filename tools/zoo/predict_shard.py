@@ -53,8 +53,9 @@ def main():
     torch.set_num_threads(int(os.environ.get("THREADS", "2")))
     model, _ = load_model(model_path)
     x, _ = read_shard(shard)
-    # Stamps quantize like the training data did: clip to [0, 255], then truncate to uint8.
-    stamped = attacks.ATTACKS[attack]["stamp"](x).astype(np.uint8).astype(np.float32)
+    # Stamps quantize as the engine's uint8 path does (src/engine/attacks/types.ts): clip to [0, 255], then round
+    # half up (Math.round), so both sides predict the very same triggered pixels.
+    stamped = np.floor(np.clip(attacks.ATTACKS[attack]["stamp"](x.astype(np.float32)), 0, 255) + 0.5).astype(np.float32)
     predict(model, x.astype(np.float32)).tofile(prefix + ".clean.u8")
     predict(model, stamped).tofile(prefix + ".triggered.u8")
     print(json.dumps({"n": int(len(x)), "prefix": prefix}))

@@ -226,7 +226,7 @@ def main(argv=None):
     ckpt_path = os.path.join(args.out, "checkpoint.pt")
     start, history, elapsed = 0, [], 0.0
     if os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path, map_location=device)
+        ck = torch.load(ckpt_path, map_location=device, weights_only=False)  # our own file: RNG states inside
         if ck["config"] != config:
             sys.exit(f"{ckpt_path} was made with {ck['config']}, not {config}: use another --out or delete it")
         model.load_state_dict(ck["model"])

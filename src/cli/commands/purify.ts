@@ -56,7 +56,7 @@ export function maskStats(t: InvertedTrigger): Record<string, unknown> {
 }
 
 /** Steps a stage will take at most, for the progress bar. */
-function stageTotal(stage: DefenseStage, cfg: ReturnType<typeof resolveConfig>, nClean: number, numClasses: number): number {
+export function stageTotal(stage: DefenseStage, cfg: ReturnType<typeof resolveConfig>, nClean: number, numClasses: number): number {
   const perEpoch = (b: number) => (cfg.maxStepsPerEpoch > 0 ? Math.min(cfg.maxStepsPerEpoch, Math.ceil(nClean / b)) : Math.ceil(nClean / b));
   const inv = (epochs: number, maxSteps: number) => {
     const n = epochs * Math.ceil(nClean / cfg.inversion.batchSize);

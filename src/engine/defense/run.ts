@@ -36,6 +36,11 @@ export interface DefenseDeps {
   signal?: AbortSignalLike;
   /** Yield to the event loop every this many steps (default 1; 0: never). */
   yieldEvery?: number;
+  /**
+   * A stage-1 trigger inverted earlier on this model (e.g. by another method's run): stage 1 is skipped and this
+   * one used. Its target must equal the config's target when both are given; detection still runs when asked.
+   */
+  trigger?: InvertedTrigger;
 }
 
 /** A deep copy of a model (artifacts round trip): same topology, weights and BatchNorm statistics. */
@@ -55,6 +60,12 @@ function checkDeps(deps: DefenseDeps, cfg: DefenseConfig): number {
   const numClasses = model.outputs[1].shape[1] as number;
   if (cfg.target !== undefined && cfg.target >= numClasses) throw new Error(`target ${cfg.target} is not a class of this ${numClasses}-class model`);
   if (deps.trueTarget !== undefined && (deps.trueTarget < 0 || deps.trueTarget >= numClasses)) throw new Error(`trueTarget ${deps.trueTarget} is not a class of this model`);
+  const t = deps.trigger;
+  if (t) {
+    if (t.height !== h || t.width !== w || t.channels !== c) throw new Error(`the given trigger is ${t.height}x${t.width}x${t.channels} but the model expects ${h}x${w}x${c}`);
+    if (t.target < 0 || t.target >= numClasses) throw new Error(`the given trigger targets class ${t.target}, not a class of this model`);
+    if (cfg.target !== undefined && cfg.target !== t.target) throw new Error(`the given trigger targets class ${t.target} but the config's target is ${cfg.target}`);
+  }
   return numClasses;
 }
 
@@ -74,7 +85,8 @@ const STAGE_LABEL: Record<DefenseStage, string> = {
  * @throws DefenseAbortError (name 'AbortError') when `deps.signal` is aborted
  */
 export async function* runDefense(configInput: DefenseConfigInput, deps: DefenseDeps): AsyncGenerator<DefenseEvent, DefenseResult, void> {
-  const cfg = resolveConfig(configInput);
+  // A given trigger names the target when the config does not.
+  const cfg = resolveConfig(deps.trigger && configInput.target === undefined ? { ...configInput, target: deps.trigger.target } : configInput);
   const numClasses = checkDeps(deps, cfg);
   const { model, clean } = deps;
   const control = new RunControl(deps.signal, deps.yieldEvery ?? 1);
@@ -97,9 +109,9 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
   try {
     control.throwIfAborted();
     const wantsTrigger = needsTrigger(cfg.method);
-    let target: number | null = cfg.target ?? null;
+    let target: number | null = cfg.target ?? deps.trigger?.target ?? null;
     let detection: DetectionReport | null = null;
-    let trigger: InvertedTrigger | null = null;
+    let trigger: InvertedTrigger | null = wantsTrigger && deps.trigger ? deps.trigger : null;
 
     if (cfg.detect) {
       yield begin('detect');
@@ -119,7 +131,7 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
       const d = cfg.detection;
       const inv = cfg.inversion;
       const fullBudget = d.epochs >= inv.epochs && (d.maxSteps === 0 || (inv.maxSteps > 0 && d.maxSteps >= inv.maxSteps));
-      if (wantsTrigger && target !== null && fullBudget) trigger = outcome.triggers[target];
+      if (wantsTrigger && target !== null && fullBudget && !trigger) trigger = outcome.triggers[target];
       yield end('detect');
     }
 

@@ -176,6 +176,25 @@ describe('runDefense', () => {
     result.model.dispose();
   });
 
+  it('a given stage-1 trigger skips inversion and gives the run that inverted it', async () => {
+    const before = tf.memory().numTensors;
+    const a = await run(tiny({ method: 'nc', probePerClass: 0 }));
+    const trigger = a.result.trigger!;
+    const b = await run(tiny({ method: 'nc', probePerClass: 0, target: undefined }), deps({ trigger }));
+    expect(b.events.some((e) => e.type === 'stage' && e.stage === 'invert')).toBe(false);
+    expect(b.result.summary.target).toBe(trigger.target);
+    const losses = (r: typeof a) => r.events.filter((e) => e.type === 'purify-step').map((e) => e.loss);
+    expect(losses(b)).toEqual(losses(a));
+    expect(await weights(b.result.model)).toEqual(await weights(a.result.model));
+    a.result.model.dispose();
+    b.result.model.dispose();
+    // FT needs no trigger and ignores one; a trigger for another class than the config's is refused.
+    const ft = await run(tiny({ method: 'ft', probePerClass: 0 }), deps({ trigger }));
+    ft.result.model.dispose();
+    await expect(driveDefense(runDefense(tiny({ target: 0 }), deps({ trigger })))).rejects.toThrow(/targets class 1 but the config's target is 0/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('rejects mismatched inputs with clear errors', async () => {
     await expect(driveDefense(runDefense(tiny({ target: 7 }), deps()))).rejects.toThrow(/target 7 is not a class/);
     await expect(driveDefense(runDefense(tiny({ method: 'nad' }), deps()))).rejects.toThrow(/no WRN group outputs/);
