@@ -1,10 +1,12 @@
 /** The page: header with the backend badge, the model card and image strips, the controls and the stage views. */
 import { BackendBadge } from './components/BackendBadge';
 import { Controls } from './components/Controls';
+import { DataPicker } from './components/DataPicker';
 import { Errors } from './components/Errors';
 import { ImageStrip } from './components/ImageStrip';
 import { InversionView } from './components/InversionView';
 import { ModelCard } from './components/ModelCard';
+import { ModelPicker } from './components/ModelPicker';
 import { PurifyView } from './components/PurifyView';
 import { ResultView } from './components/ResultView';
 import { useStore } from './store';
@@ -26,6 +28,10 @@ export function App() {
         <div className="top">
           <ModelCard />
           <Controls />
+        </div>
+        <div className="top">
+          <ModelPicker />
+          <DataPicker />
         </div>
         {card && before && <ImageStrip strip={before} classNames={card.classNames} target={card.target} caption="The backdoor at work (before defense)" />}
         <InversionView />

@@ -32,7 +32,10 @@ export async function boot(): Promise<void> {
     const forced = new URLSearchParams(location.search).get('backend') as BackendName | null;
     const backend = await client.call('init', { backend: forced || undefined });
     // A small hook for tests and the curious: the engine's tensor count.
-    (window as unknown as { __mcldef: object }).__mcldef = { memory: () => engine().call('memory', {}) };
+    (window as unknown as { __mcldef: object }).__mcldef = {
+      memory: () => engine().call('memory', {}),
+      predict: (indices: number[], which: 'current' | 'original' = 'original') => engine().call('predict', { which, indices }),
+    };
     store.set({ backend, phase: 'ready' });
   } catch (e) {
     store.set({ phase: 'failed' });
@@ -43,7 +46,8 @@ export async function boot(): Promise<void> {
   await refreshBefore();
 }
 
-async function loadDemoData(): Promise<void> {
+/** Loads the shipped demo data: the 5% clean split and the 1,000-image evaluation subset. */
+export async function loadDemoData(): Promise<void> {
   try {
     store.set({ busy: 'Loading the demo images' });
     const [clean, evalData] = await Promise.all([
@@ -73,10 +77,14 @@ export async function loadZooModel(name?: string): Promise<void> {
     const pick = name ?? index.default;
     const entry = index.models.find((m) => m.name === pick);
     if (!entry) throw new Error(`model "${pick}" is not in models/index.json`);
+    store.set({ zoo: index.models.map((m) => ({ name: m.name, title: m.title })) });
+    const hadOther = store.getState().card?.source === 'upload';
     const card = await engine().call('loadModel', {
       source: { kind: 'url', modelUrl: siteUrl(`${entry.path}model.json`), manifestUrl: siteUrl(`${entry.path}manifest.json`) },
     });
-    store.set({ card, stripAfter: null });
+    store.set({ card, stripAfter: null, evalAfter: null, run: null, ftSummary: null });
+    // After an uploaded model of another shape the engine dropped the demo data: bring it back.
+    if (hadOther) await loadDemoData();
   } catch (e) {
     reportError(e, 'The built-in model could not be loaded. Build it with `npm run zoo:export -- badnets`, or upload a model.');
   } finally {

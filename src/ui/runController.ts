@@ -191,3 +191,13 @@ export async function downloadChart(container: HTMLElement | null, name: string)
   ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
   canvas.toBlob((b) => b && download(`${name}.png`, b, 'image/png'));
 }
+
+/** Downloads the purified model as a PyTorch state_dict: safetensors, or a torch.save zip (.pth). */
+export async function downloadWeights(format: 'safetensors' | 'pth'): Promise<void> {
+  try {
+    const { name, bytes } = await engine().call('exportWeights', { format });
+    download(name, bytes, 'application/octet-stream');
+  } catch (e) {
+    reportError(e);
+  }
+}

@@ -52,6 +52,10 @@ export interface AppState {
   ftSummary: DefenseSummary | null;
   /** Tensors held by the engine after the last reset (for the memory check). */
   memory: { numTensors: number; numBytes: number } | null;
+  /** The built-in models (models/index.json). */
+  zoo: Array<{ name: string; title: string }>;
+  /** An image import in progress. */
+  importProgress: { done: number; total: number } | null;
 }
 
 const initial: AppState = {
@@ -72,6 +76,8 @@ const initial: AppState = {
   run: null,
   ftSummary: null,
   memory: null,
+  zoo: [],
+  importProgress: null,
 };
 
 /** Folds one engine event into the run view (pure; the controller batches calls at the refresh rate). */

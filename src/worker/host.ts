@@ -10,12 +10,19 @@ import { classCounts, type Dataset, indicesByClass, subset } from '../engine/dat
 import { decodeShard } from '../engine/data/shard';
 import { evaluateBackdoor, predict } from '../engine/metrics';
 import { describeModel } from '../engine/model/wrn';
+
+const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'] as const;
 import { initBrowserBackend } from '../platform/browser/backend';
 import { registerWasmTrainingKernels } from '../engine/kernels/wasmTraining';
 import { classBalancedSplit } from '../engine/data/dataset';
 import { createRng } from '../engine/random';
 import { modelToArtifacts } from '../engine/model/io';
 import { DefenseRunner } from './defenseRunner';
+import { importImageFiles } from './imageImport';
+import { writeSafetensors } from '../engine/io/safetensors';
+import { writeTorchCheckpoint } from '../engine/io/torchCheckpoint';
+import { ARCHITECTURES, architectureOf, stateDictFromModel } from '../engine/model/architectures';
+import type { KeyStyle } from '../engine/model/resnet';
 import type { DataSummary, ModelCard, QuickEval, Rpc, RpcName, StartRequest, StripResult, WorkerRequest } from './protocol';
 import { loadModelFromFiles, loadModelFromUrl, type ZooManifest } from './modelLoader';
 
@@ -47,6 +54,9 @@ export class EngineHost {
   private data: { clean?: Dataset; eval?: Dataset } = {};
   private runner: DefenseRunner | null = null;
   private runCounter = 0;
+  private classNames: string[] | null = null;
+  private uploadKeys: KeyStyle | undefined;
+  private importing: { cancelled: boolean } | null = null;
 
   constructor(private readonly post: Post) {}
 
@@ -77,6 +87,8 @@ export class EngineHost {
         return this.evaluate(req.payload);
       case 'memory':
         return Promise.resolve({ numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes });
+      case 'predict':
+        return this.predictIndices(req.payload);
       case 'start':
         return this.start(req.payload);
       case 'control':
@@ -85,6 +97,13 @@ export class EngineHost {
         return this.reset();
       case 'exportModel':
         return this.exportModel();
+      case 'exportWeights':
+        return this.exportWeights(req.payload.format);
+      case 'cancelLoad': {
+        const busy = this.importing !== null;
+        if (this.importing) this.importing.cancelled = true;
+        return Promise.resolve({ cancelled: busy });
+      }
       default:
         return Promise.reject(new Error(`unknown request ${(req as { type: string }).type}`));
     }
@@ -146,45 +165,126 @@ export class EngineHost {
     return { modelJson, weights: a.weightData as ArrayBuffer };
   }
 
+  private async exportWeights(format: 'safetensors' | 'pth'): Promise<Rpc['exportWeights'][1]> {
+    const model = this.need(this.current !== this.original ? this.current : null, 'a purified model');
+    // PyTorch key names in the spelling the uploaded checkpoint used (shortcut/downsample, linear/fc).
+    const sd = await stateDictFromModel(model, { keys: this.uploadKeys });
+    const info = architectureOf(model);
+    const meta: Record<string, string> = { format: 'pt', producer: 'mcldef-playground', arch: info?.arch ?? 'unknown' };
+    if (info?.config && 'mean' in info.config) {
+      meta.mean = JSON.stringify(info.config.mean);
+      meta.std = JSON.stringify(info.config.std);
+    }
+    const bytes = format === 'pth' ? writeTorchCheckpoint(sd) : writeSafetensors(sd, meta);
+    const name = `${this.manifest?.name ?? 'model'}-purified.${format === 'pth' ? 'pth' : 'safetensors'}`;
+    const out = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    return { name, bytes: out };
+  }
+
   private async loadModel({ source }: Rpc['loadModel'][0]): Promise<ModelCard> {
+    if (this.runner && (this.runner.status === 'running' || this.runner.status === 'paused')) throw new Error('a defense is running: cancel it before loading another model');
     // Load first, replace after: a failed load keeps the model the page already had.
-    const { model, manifest } = source.kind === 'url' ? await loadModelFromUrl(source.modelUrl, source.manifestUrl) : await loadModelFromFiles(source.files);
+    let model: tf.LayersModel;
+    let manifest: ZooManifest | null;
+    let description: string;
+    let archName: string;
+    let keys: KeyStyle | undefined;
+    const opts = source.kind === 'files' ? source.options ?? {} : {};
+    if (source.kind === 'url') {
+      ({ model, manifest } = await loadModelFromUrl(source.modelUrl, source.manifestUrl));
+      const info = architectureOf(model);
+      archName = manifest?.arch ?? info?.arch ?? model.name;
+      description = info ? `${ARCHITECTURES[info.arch].label}, built-in model` : model.name;
+    } else {
+      const up = await loadModelFromFiles(source.files, opts);
+      ({ model, manifest, description } = up);
+      archName = manifest?.arch ?? up.arch;
+      keys = up.keys;
+    }
     const info = describeModel(model);
+    const classNames = manifest?.classNames ?? opts.classNames ?? (info.numClasses === 10 ? [...CIFAR10_CLASSES] : Array.from({ length: info.numClasses }, (_, i) => `class ${i}`));
+    if (classNames.length !== info.numClasses) {
+      model.dispose();
+      throw new Error(`${classNames.length} class names given but the model has ${info.numClasses} outputs`);
+    }
+    const target = manifest?.target ?? opts.target ?? null;
+    if (target !== null && (target < 0 || target >= info.numClasses)) {
+      model.dispose();
+      throw new Error(`target class ${target} does not exist: the model has ${info.numClasses} classes`);
+    }
     let attack: Attack | null = null;
-    const name = manifest?.attack?.name === 'none' ? manifest.attack.asrTrigger : manifest?.attack?.name;
+    const name = manifest?.attack?.name === 'none' ? manifest.attack.asrTrigger : manifest?.attack?.name ?? opts.attack;
     if (name && isAttackName(name) && name !== 'trojan' && name !== 'mask') attack = getAttack(name);
+    // The current data must fit the new model; evaluation data of another size is dropped (the page reloads it).
+    const [, h, w] = model.inputs[0].shape as number[];
+    for (const role of ['clean', 'eval'] as const) {
+      const ds = this.data[role];
+      if (ds && (ds.height !== h || ds.width !== w || ds.classNames.length > info.numClasses)) delete this.data[role];
+    }
     if (this.current && this.current !== this.original) this.current.dispose();
     this.original?.dispose();
     this.original = model;
     this.current = model;
-    this.manifest = manifest;
+    this.manifest = manifest ? { ...manifest, target: target ?? undefined } : target !== null ? { target } : null;
     this.attack = attack;
-    const classNames = manifest?.classNames ?? Array.from({ length: info.numClasses }, (_, i) => `class ${i}`);
+    this.classNames = classNames;
+    this.uploadKeys = keys;
     return {
       name: manifest?.name ?? 'uploaded model',
-      title: manifest?.title ?? model.name,
-      arch: manifest?.arch ?? model.name,
+      source: source.kind === 'url' ? 'zoo' : 'upload',
+      description,
+      title: manifest?.title ?? (source.kind === 'files' ? `Your model (${archName})` : model.name),
+      arch: archName,
       params: model.trainableWeights.reduce((s, w) => s + (w.shape as number[]).reduce((a, b) => a * b, 1), 0),
       inputShape: info.inputShape,
       numClasses: info.numClasses,
       classNames,
       backdoored: manifest?.backdoored ?? true,
       attack: manifest?.attack ? { name: manifest.attack.name, title: manifest.attack.title, description: manifest.attack.description, trigger: manifest.attack.trigger } : null,
-      target: manifest?.target ?? null,
+      target,
       claimed: manifest?.metrics ? { ba: manifest.metrics.ba, asr: manifest.metrics.asr, n: manifest.metrics.nClean } : null,
     };
   }
 
   private async loadData({ role, source }: Rpc['loadData'][0]): Promise<DataSummary> {
-    let bytes: ArrayBuffer;
-    if (source.kind === 'url') {
-      const res = await fetch(source.url);
-      if (!res.ok) throw new Error(`could not download ${source.url}: HTTP ${res.status}`);
-      bytes = await res.arrayBuffer();
-    } else bytes = source.bytes;
-    const ds = decodeShard(bytes);
+    let ds: Dataset;
+    let label: string;
+    let warnings: string[] = [];
+    if (source.kind === 'files') {
+      const model = this.need(this.original, 'a model (its input size decides the image size)');
+      if (this.importing) throw new Error('another image import is running: wait for it or cancel it');
+      const [, h, w] = model.inputs[0].shape as number[];
+      const flag = { cancelled: false };
+      this.importing = flag;
+      try {
+        const numClasses = model.outputs[1].shape[1] as number;
+        const r = await importImageFiles(source.files, {
+          height: h,
+          width: w,
+          modelClassNames: this.classNames ?? undefined,
+          numClasses,
+          onProgress: (done, total) => this.post({ type: 'progress', task: 'import', done, total }),
+          cancelled: () => flag.cancelled,
+        });
+        ds = r.dataset;
+        warnings = r.plan.warnings;
+        label = `${ds.n.toLocaleString('en')} of your images (${source.files.length} file${source.files.length === 1 ? '' : 's'})`;
+      } finally {
+        this.importing = null;
+      }
+    } else {
+      let bytes: ArrayBuffer;
+      if (source.kind === 'url') {
+        const res = await fetch(source.url);
+        if (!res.ok) throw new Error(`could not download ${source.url}: HTTP ${res.status}`);
+        bytes = await res.arrayBuffer();
+      } else bytes = source.bytes;
+      ds = decodeShard(bytes);
+      label = source.kind === 'url' ? source.url.split('/').pop()! : source.name;
+    }
+    // Replace only once the new set is complete: a failed import keeps the data the page had.
     this.data[role] = ds;
-    return { role, n: ds.n, height: ds.height, width: ds.width, classNames: [...ds.classNames], counts: classCounts(ds) };
+    return { role, n: ds.n, height: ds.height, width: ds.width, classNames: [...ds.classNames], counts: classCounts(ds), label, warnings };
   }
 
   private need<T>(v: T | null | undefined, what: string): T {
@@ -217,6 +317,14 @@ export class EngineHost {
       cleanPred: Array.from(cleanPred),
       triggeredPred: Array.from(triggeredPred),
     };
+  }
+
+  private async predictIndices({ which, indices }: Rpc['predict'][0]): Promise<number[]> {
+    const ds = this.need(this.data.eval, 'the evaluation data');
+    const model = this.need(which === 'original' ? this.original : this.current, 'a model');
+    const bad = indices.find((i) => !(Number.isInteger(i) && i >= 0 && i < ds.n));
+    if (bad !== undefined) throw new Error(`image index ${bad} is outside the evaluation set (0-${ds.n - 1})`);
+    return Array.from(await predict(model, subset(ds, indices)));
   }
 
   private async evaluate({ which, limit }: Rpc['evaluate'][0]): Promise<QuickEval> {

@@ -9,14 +9,35 @@ import type { BackendName, BackendReport } from '../platform/selectBackend';
 /** A model to load: by URL (the zoo) or from files the user picked (model.json + shards, or a .safetensors). */
 export type ModelSource =
   | { kind: 'url'; modelUrl: string; manifestUrl?: string }
-  | { kind: 'files'; files: Array<{ name: string; bytes: ArrayBuffer }> };
+  | { kind: 'files'; files: Array<{ name: string; bytes: ArrayBuffer }>; options?: UploadOptions };
 
-/** A data set to load: an MCLDSET1 shard by URL or as bytes. */
-export type DataSource = { kind: 'url'; url: string } | { kind: 'bytes'; name: string; bytes: ArrayBuffer };
+/** Input normalization and class names for an uploaded PyTorch state_dict (CIFAR-10 defaults). */
+export interface UploadOptions {
+  mean?: number[];
+  std?: number[];
+  classNames?: string[];
+  /** The backdoor's target class, when the uploader knows it (else detection finds it). */
+  target?: number;
+  /** The attack the model carries, when known (an attack name of the engine), to measure the true ASR. */
+  attack?: string;
+}
+
+/**
+ * A data set to load: an MCLDSET1 shard by URL or as bytes, or image files (a picked folder with relative paths,
+ * loose images with a labels.csv, or .zip archives of either), resized to the model's input.
+ */
+export type DataSource =
+  | { kind: 'url'; url: string }
+  | { kind: 'bytes'; name: string; bytes: ArrayBuffer }
+  | { kind: 'files'; files: Array<{ name: string; bytes: ArrayBuffer }> };
 
 /** What the page shows about the loaded model. */
 export interface ModelCard {
   name: string;
+  /** Where it came from: a built-in zoo model or the user's files. */
+  source: 'zoo' | 'upload';
+  /** Architecture and format as detected, e.g. "WRN-16-1, 10 classes, 0.18 M parameters (PyTorch zip checkpoint ...)". */
+  description: string;
   title: string;
   arch: string;
   params: number;
@@ -38,6 +59,18 @@ export interface DataSummary {
   width: number;
   classNames: string[];
   counts: number[];
+  /** Where the images came from, for display ("demo: 5% of CIFAR-10", "3 files", ...). */
+  label: string;
+  /** Things the user should know (skipped files, imbalance, missing classes). */
+  warnings: string[];
+}
+
+/** Pushed while a long load (an image import) runs. */
+export interface ProgressMessage {
+  type: 'progress';
+  task: 'import';
+  done: number;
+  total: number;
 }
 
 /** Predictions on a strip of images, clean and triggered with the true attack. */
@@ -69,6 +102,8 @@ export interface Rpc {
   strip: [{ perClass: number; which: 'current' | 'original' }, StripResult];
   evaluate: [{ which: 'current' | 'original'; limit: number }, QuickEval];
   memory: [Record<string, never>, { numTensors: number; numBytes: number }];
+  /** Argmax predictions of a model on chosen evaluation images (tests and the curious compare them to PyTorch). */
+  predict: [{ which: 'current' | 'original'; indices: number[] }, number[]];
   /** Starts a defense run; returns at once, events follow as 'run-event' messages, then one 'run-end'. */
   start: [StartRequest, { runId: number; cleanImages: number; evalImages: number }];
   control: [{ action: 'pause' | 'resume' | 'step' | 'cancel' }, { status: RunStatus }];
@@ -76,6 +111,10 @@ export interface Rpc {
   reset: [Record<string, never>, { numTensors: number }];
   /** The purified model as TF.js LayersModel files. */
   exportModel: [Record<string, never>, { modelJson: string; weights: ArrayBuffer }];
+  /** The purified model as a PyTorch state_dict file (safetensors, or a torch.save zip .pth). */
+  exportWeights: [{ format: 'safetensors' | 'pth' }, { name: string; bytes: ArrayBuffer }];
+  /** Stops an image import in progress (its loadData call then fails with 'cancelled'; the old data stays). */
+  cancelLoad: [Record<string, never>, { cancelled: boolean }];
 }
 
 /** What the page asks to run. */

@@ -8,6 +8,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset';
+import { architectureOf, groupOutputs } from '../model/architectures';
 import { modelFromArtifacts, modelToArtifacts } from '../model/io';
 import { createRng } from '../random';
 import { ftStageLoss, nadStageLoss, ncStageLoss, wrnGroupOutputs } from './baselines';
@@ -184,7 +185,8 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
     } else if (cfg.method === 'ft') {
       yield* train('purify', p, cfg.epochs, cfg.lr, ftStageLoss(p), true);
     } else {
-      const layers = cfg.nad.layers ?? wrnGroupOutputs(p);
+      // Attention at the last three stage outputs of any registered architecture (WRN groups, ResNet stages).
+      const layers = cfg.nad.layers ?? (architectureOf(p) ? groupOutputs(p) : wrnGroupOutputs(p));
       if (layers.length !== cfg.nad.betas.length) throw new Error(`NAD: ${layers.length} attention layers (${layers.join(', ')}) but ${cfg.nad.betas.length} betas`);
       teacher = await cloneModel(model);
       yield* train('teacher', teacher, cfg.nad.teacherEpochs, cfg.lr, ftStageLoss(teacher), false);

@@ -13,14 +13,14 @@ export function ModelCard() {
     <section className="card" data-testid="model-card">
       <h2>{card.title}</h2>
       <dl className="facts">
-        <dt>Architecture</dt><dd>{card.arch}, {card.params.toLocaleString()} parameters, input {card.inputShape.join('×')}</dd>
+        <dt>Architecture</dt><dd data-testid="model-arch">{card.arch}, {card.params.toLocaleString()} parameters, input {card.inputShape.join('×')}</dd>
         <dt>Attack</dt><dd>{card.attack ? `${card.attack.title ?? card.attack.name}${card.attack.trigger ? ` — ${card.attack.trigger}` : ''}` : 'not stated'}</dd>
         <dt>Target class</dt><dd>{target}</dd>
         {card.claimed && (<><dt>Full test set</dt><dd>BA {pct(card.claimed.ba)} · ASR {pct(card.claimed.asr)} ({card.claimed.n.toLocaleString()} images)</dd></>)}
         <dt>Live check</dt><dd data-testid="live-eval">{ev ? `BA ${pct(ev.ba)} · ASR ${pct(ev.asr)} on ${ev.n} demo test images` : 'measuring…'}</dd>
       </dl>
       {card.attack?.description && <p className="explain">{card.attack.description}</p>}
-      {card.name !== 'uploaded model' && <img className="trigger-preview" src={siteUrl(`models/${card.name}/trigger.png`)} alt="Test images without and with the trigger" />}
+      {card.source === 'zoo' && <img className="trigger-preview" src={siteUrl(`models/${card.name}/trigger.png`)} alt="Test images without and with the trigger" />}
     </section>
   );
 }

@@ -1,6 +1,6 @@
 /** The outcome: before / after table (and FT beside it), the image strip after purification, downloads. */
 import type { DefenseSummary, EvalPoint } from '../../engine/defense';
-import { downloadModel, downloadReport } from '../runController';
+import { downloadModel, downloadReport, downloadWeights } from '../runController';
 import { useStore } from '../store';
 import { ImageStrip } from './ImageStrip';
 
@@ -50,6 +50,8 @@ export function ResultView() {
       {after && <ImageStrip strip={after} classNames={card.classNames} target={card.target} caption="After purification: the trigger no longer hijacks the prediction" />}
       <div className="buttons">
         <button type="button" data-testid="download-model" onClick={() => void downloadModel()}>Download purified model (TF.js)</button>
+        <button type="button" data-testid="download-pth" onClick={() => void downloadWeights('pth')} title="A state_dict that torch.load reads (zip format); load it with model.load_state_dict">PyTorch .pth</button>
+        <button type="button" data-testid="download-safetensors" onClick={() => void downloadWeights('safetensors')} title="The same state_dict as safetensors">.safetensors</button>
         <button type="button" onClick={downloadReport}>Download report (JSON)</button>
       </div>
     </section>

@@ -1,0 +1,144 @@
+/**
+ * Planning an import of user images before anything is decoded: which files are images, which class each belongs
+ * to, the counts per class, and what to tell the user. Pure (paths and text in, a plan out), so the browser (a
+ * picked folder, a .zip, loose files) and the CLI share the same rules and messages.
+ *
+ * Two layouts:
+ * - `<class>/<image>` (any folders above the class folder are ignored, as in a picked directory or a zip with a
+ *   top folder): the class is the image's parent folder.
+ * - a flat set plus a labels file (`labels.csv` / `labels.txt`): one `<file name>,<label>` (or whitespace-separated)
+ *   line per image; a label is a class name or a class index; an optional header line is skipped.
+ * Class ids: when every class name is one of the model's class names (or a class index), the model's ids are used
+ * (so a folder "dog" is class 5 of CIFAR-10 whatever other folders exist); else names that are all integers are the ids;
+ * else the sorted names get 0..K-1 (torchvision's ImageFolder rule).
+ */
+
+/** File name endings decoded as images. */
+export const IMAGE_FILE = /\.(png|jpe?g|gif|bmp|webp)$/i;
+/** File names read as a labels file. */
+export const LABELS_FILE = /(^|\/)labels\.(csv|txt|tsv)$/i;
+/** Default cap on the images of one import (memory: 10,000 CIFAR images are 30 MB of pixels, more while decoding). */
+export const MAX_IMPORT_IMAGES = 10_000;
+
+/** What to import, resolved. */
+export interface ImportPlan {
+  /** Index into the input path list and the class id, in a stable order (class, then path). */
+  items: Array<{ index: number; label: number }>;
+  classNames: string[];
+  /** Images per class id. */
+  counts: number[];
+  /** Paths left out, with the reason (not an image, hidden, no label). */
+  skipped: Array<{ path: string; reason: string }>;
+  /** Things the user should know that do not stop the import (imbalance, missing classes). */
+  warnings: string[];
+}
+
+/** Options of {@link planImport}. */
+export interface ImportOptions {
+  /** The labels file's text, when the set is flat. */
+  labelsText?: string;
+  /** The model's class names (ids follow them when the data's class names all belong to them). */
+  modelClassNames?: readonly string[];
+  /** The model's class count: more classes than this is an error. */
+  numClasses?: number;
+  maxImages?: number;
+}
+
+const parts = (p: string) => p.split(/[\\/]+/).filter((s) => s.length > 0);
+const base = (p: string) => parts(p).pop() ?? p;
+const hidden = (p: string) => parts(p).some((s) => s.startsWith('.') || s === '__MACOSX');
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Parses a labels file into file base name -> label text. */
+function parseLabels(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  lines.forEach((line, i) => {
+    const cells = line.split(/\s*[,;\t]\s*|\s+/).filter((c) => c !== '');
+    if (cells.length < 2) throw new Error(`labels file, line ${i + 1}: expected "<file name>,<label>", got "${line}"`);
+    const [file, label] = [cells[0], cells[cells.length - 1]];
+    if (i === 0 && !IMAGE_FILE.test(file)) return; // a header such as "filename,label"
+    out.set(base(file), label);
+  });
+  if (out.size === 0) throw new Error('the labels file lists no images (expected lines "<file name>,<label>")');
+  return out;
+}
+
+/** Turns the data's class names into ids and the final class name list. */
+function assignIds(names: string[], opts: ImportOptions): { ids: Map<string, number>; classNames: string[] } {
+  const model = opts.modelClassNames;
+  const k = opts.numClasses ?? model?.length;
+  const isInt = (n: string) => /^\d+$/.test(n);
+  if (model && names.every((n) => model.includes(n) || isInt(n))) {
+    const id = (n: string) => (model.includes(n) ? model.indexOf(n) : Number(n));
+    const bad = names.find((n) => id(n) >= model.length);
+    if (bad !== undefined) throw new Error(`class ${bad} does not exist: the model has ${model.length} classes (0-${model.length - 1})`);
+    return { ids: new Map(names.map((n) => [n, id(n)])), classNames: [...model] };
+  }
+  if (names.every(isInt)) {
+    const top = Math.max(...names.map(Number));
+    if (k !== undefined && top >= k) throw new Error(`class ${top} does not exist: the model has ${k} classes (0-${k - 1})`);
+    const count = k ?? top + 1;
+    return { ids: new Map(names.map((n) => [n, Number(n)])), classNames: Array.from({ length: count }, (_, i) => model?.[i] ?? String(i)) };
+  }
+  const sorted = [...names].sort(byName);
+  if (k !== undefined && sorted.length > k) {
+    throw new Error(`${sorted.length} classes (${sorted.slice(0, 6).join(', ')}${sorted.length > 6 ? ', ...' : ''}) but the model has ${k}: name the class folders after the model's classes${model ? ` (${model.join(', ')})` : ''} or use 0-${k - 1}`);
+  }
+  const classNames = sorted.slice();
+  if (k !== undefined) for (let i = classNames.length; i < k; i++) classNames.push(model?.[i] ?? `class ${i}`);
+  return { ids: new Map(sorted.map((n, i) => [n, i])), classNames };
+}
+
+/**
+ * Plans the import of `paths` (relative paths as picked or as stored in a zip).
+ * @throws Error saying what was expected: no images, images outside class folders without a labels file, more
+ *   classes than the model has, or more images than `maxImages`
+ */
+export function planImport(paths: readonly string[], opts: ImportOptions = {}): ImportPlan {
+  const max = opts.maxImages ?? MAX_IMPORT_IMAGES;
+  const skipped: ImportPlan['skipped'] = [];
+  const images: number[] = [];
+  paths.forEach((p, i) => {
+    if (hidden(p)) skipped.push({ path: p, reason: 'hidden file' });
+    else if (LABELS_FILE.test(p)) return;
+    else if (!IMAGE_FILE.test(p)) skipped.push({ path: p, reason: 'not an image (.png, .jpg, .gif, .bmp, .webp)' });
+    else images.push(i);
+  });
+  if (images.length === 0) {
+    throw new Error(paths.length === 0 ? 'no files: pick a folder with one sub-folder of images per class, a .zip of such folders, or images with a labels file' : `no images among the ${paths.length} file(s) (expected .png, .jpg, .gif, .bmp or .webp files${skipped[0] ? `; e.g. "${skipped[0].path}" is not one` : ''})`);
+  }
+  if (images.length > max) throw new Error(`${images.length.toLocaleString('en')} images: at most ${max.toLocaleString('en')} can be loaded at once (memory). The paper's defender has 2,500 (5% of CIFAR-10): a class-balanced sample of that size is enough.`);
+
+  const labelOf = new Map<number, string>();
+  if (opts.labelsText !== undefined) {
+    const labels = parseLabels(opts.labelsText);
+    for (const i of images) {
+      const l = labels.get(base(paths[i]));
+      if (l === undefined) skipped.push({ path: paths[i], reason: 'not in the labels file' });
+      else labelOf.set(i, l);
+    }
+  } else {
+    const loose = images.filter((i) => parts(paths[i]).length < 2);
+    if (loose.length) throw new Error(`"${paths[loose[0]]}" is not inside a class folder: put images in one folder per class (<class>/<image>), or add a labels.csv with "<file name>,<label>" lines`);
+    for (const i of images) labelOf.set(i, parts(paths[i]).slice(-2)[0]);
+  }
+  if (labelOf.size === 0) throw new Error('none of the images is named in the labels file');
+  const { ids, classNames } = assignIds([...new Set(labelOf.values())], opts);
+  const items = [...labelOf].map(([index, name]) => ({ index, label: ids.get(name)! }));
+  items.sort((a, b) => a.label - b.label || byName(paths[a.index], paths[b.index]));
+  const counts = new Array<number>(classNames.length).fill(0);
+  for (const it of items) counts[it.label]++;
+
+  const warnings: string[] = [];
+  const empty = classNames.filter((_, c) => counts[c] === 0);
+  if (empty.length) warnings.push(`no images of ${empty.length === 1 ? 'class' : 'classes'} ${empty.join(', ')}: the defense then learns nothing about ${empty.length === 1 ? 'it' : 'them'}`);
+  const present = counts.filter((n) => n > 0);
+  if (present.length > 1 && Math.max(...present) > 2 * Math.min(...present)) {
+    const lo = counts.indexOf(Math.min(...present));
+    const hi = counts.indexOf(Math.max(...present));
+    warnings.push(`unbalanced classes: ${counts[hi]} images of ${classNames[hi]} but ${counts[lo]} of ${classNames[lo]}; a class-balanced set works best`);
+  }
+  if (skipped.length) warnings.push(`skipped ${skipped.length} file(s), e.g. "${skipped[0].path}" (${skipped[0].reason})`);
+  return { items, classNames, counts, skipped, warnings };
+}

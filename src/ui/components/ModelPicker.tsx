@@ -1,0 +1,92 @@
+/**
+ * Choosing the model: a built-in one from the zoo, or the user's own (TF.js files, a PyTorch checkpoint of a
+ * WRN-d-k / ResNet-18 / PreAct-ResNet-18, or a .safetensors state_dict) with its input normalization, class names,
+ * and, when known, its target class and attack.
+ */
+import { useState } from 'react';
+import { ATTACK_INFO } from '../../engine/attacks/registry';
+import { loadZooModel } from '../controller';
+import { useStore } from '../store';
+import { fromDrop, fromInput, type PickedFile, uploadModel } from '../uploadController';
+
+const CIFAR10 = 'airplane, automobile, bird, cat, deer, dog, frog, horse, ship, truck';
+
+function parseNumbers(text: string, what: string): number[] {
+  const v = text.split(/[\s,]+/).filter(Boolean).map(Number);
+  if (v.length !== 3 || v.some((x) => !Number.isFinite(x))) throw new Error(`${what}: expected three numbers (R, G, B), got "${text}"`);
+  if (what === 'std' && v.some((x) => x <= 0)) throw new Error('std: every value must be > 0');
+  return v;
+}
+
+export function ModelPicker() {
+  const zoo = useStore((s) => s.zoo);
+  const card = useStore((s) => s.card);
+  const busy = useStore((s) => s.busy !== null || s.run?.status === 'running' || s.run?.status === 'paused');
+  const [files, setFiles] = useState<PickedFile[]>([]);
+  const [mean, setMean] = useState('0.4914, 0.4822, 0.4465');
+  const [std, setStd] = useState('0.2023, 0.1994, 0.2010');
+  const [classes, setClasses] = useState(CIFAR10);
+  const [target, setTarget] = useState('');
+  const [attack, setAttack] = useState('');
+  const [formError, setFormError] = useState('');
+  const [over, setOver] = useState(false);
+
+  const submit = async () => {
+    setFormError('');
+    let options;
+    try {
+      const classNames = classes.split(',').map((c) => c.trim()).filter(Boolean);
+      const t = target.trim() === '' ? undefined : Number(target);
+      if (t !== undefined && !(Number.isInteger(t) && t >= 0)) throw new Error(`target: expected a class index (0, 1, ...), got "${target}"`);
+      options = { mean: parseNumbers(mean, 'mean'), std: parseNumbers(std, 'std'), classNames: classNames.length ? classNames : undefined, target: t, attack: attack || undefined };
+    } catch (e) {
+      setFormError((e as Error).message);
+      return;
+    }
+    if (await uploadModel(files, options)) setFiles([]);
+  };
+
+  return (
+    <section className="card" data-testid="model-picker">
+      <h2>Choose a model</h2>
+      <label className="field">
+        <span>Built-in (WRN-16-1 on CIFAR-10)</span>
+        <select data-testid="zoo-select" value={card?.source === 'zoo' ? card.name : ''} disabled={busy} onChange={(e) => e.target.value && void loadZooModel(e.target.value)}>
+          {card?.source !== 'zoo' && <option value="">(your model)</option>}
+          {zoo.map((m) => <option key={m.name} value={m.name}>{m.title}</option>)}
+        </select>
+      </label>
+      <details>
+        <summary>Upload your own model</summary>
+        <p className="explain">
+          A TensorFlow.js model (model.json with its .bin files), a PyTorch checkpoint (.pth / .pt, as torch.save writes it, new or pre-1.6 format) of
+          a WRN-d-k, ResNet-18 or PreAct-ResNet-18, or a .safetensors state_dict. PyTorch files are read by this page's own reader, which never runs code
+          from the file. Nothing leaves your computer.
+        </p>
+        <div
+          className={`dropzone${over ? ' over' : ''}`}
+          onDragOver={(e) => { e.preventDefault(); setOver(true); }}
+          onDragLeave={() => setOver(false)}
+          onDrop={(e) => { e.preventDefault(); setOver(false); void fromDrop(e.dataTransfer).then(setFiles); }}
+        >
+          <input type="file" multiple data-testid="model-files" accept=".json,.bin,.pth,.pt,.ckpt,.tar,.safetensors" onChange={(e) => setFiles(fromInput(e.target.files))} />
+          <span>{files.length ? files.map((f) => f.path).join(', ') : 'or drop the files here'}</span>
+        </div>
+        <label className="field"><span>Input mean (R, G, B)</span><input value={mean} onChange={(e) => setMean(e.target.value)} data-testid="upload-mean" /></label>
+        <label className="field"><span>Input std (R, G, B)</span><input value={std} onChange={(e) => setStd(e.target.value)} data-testid="upload-std" /></label>
+        <label className="field"><span>Class names, comma-separated</span><input value={classes} onChange={(e) => setClasses(e.target.value)} /></label>
+        <label className="field"><span>Target class (blank: find it with Neural Cleanse detection)</span><input value={target} onChange={(e) => setTarget(e.target.value)} inputMode="numeric" data-testid="upload-target" /></label>
+        <label className="field">
+          <span>Its attack, to measure the true ASR (optional)</span>
+          <select value={attack} onChange={(e) => setAttack(e.target.value)}>
+            <option value="">unknown</option>
+            {Object.entries(ATTACK_INFO).filter(([n]) => n !== 'trojan' && n !== 'mask').map(([n, info]) => <option key={n} value={n}>{info.title}</option>)}
+          </select>
+        </label>
+        {formError && <p className="error" role="alert">{formError}</p>}
+        <button type="button" data-testid="upload-model" disabled={busy || files.length === 0} onClick={() => void submit()}>Load this model</button>
+      </details>
+      {card && <p className="muted" data-testid="model-description">{card.description}</p>}
+    </section>
+  );
+}

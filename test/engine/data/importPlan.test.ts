@@ -1,0 +1,65 @@
+/** Import planning (class folders, labels files, class ids, caps, warnings) and the shared resizer. */
+import { describe, expect, it } from 'vitest';
+import { planImport } from '../../../src/engine/data/importPlan';
+import { resizeToRgb } from '../../../src/engine/data/resize';
+
+const CIFAR = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+
+describe('planImport', () => {
+  it('class folders under any top folder; model class names give the ids; non-images and hidden files skipped', () => {
+    const paths = ['pick/dog/b.png', 'pick/dog/a.jpg', 'pick/cat/x.jpeg', 'pick/cat/notes.txt', 'pick/.DS_Store', '__MACOSX/cat/._x.jpeg'];
+    const p = planImport(paths, { modelClassNames: CIFAR, numClasses: 10 });
+    expect(p.classNames).toEqual(CIFAR);
+    expect(p.items).toEqual([{ index: 2, label: 3 }, { index: 1, label: 5 }, { index: 0, label: 5 }]);
+    expect(p.counts[3]).toBe(1);
+    expect(p.counts[5]).toBe(2);
+    expect(p.skipped.map((s) => s.path)).toEqual(['pick/cat/notes.txt', 'pick/.DS_Store', '__MACOSX/cat/._x.jpeg']);
+    expect(p.warnings.join(' ')).toMatch(/no images of classes airplane, automobile, bird, deer, frog, horse, ship, truck/);
+    expect(p.warnings.join(' ')).toMatch(/skipped 3 file/);
+  });
+
+  it('integer folders are ids; other names are sorted; more classes than the model is an error', () => {
+    expect(planImport(['2/a.png', '0/b.png'], { numClasses: 3 }).items.map((i) => i.label)).toEqual([0, 2]);
+    const named = planImport(['zebra/a.png', 'ant/b.png', 'ant/c.png', 'ant/d.png'], { numClasses: 2 });
+    expect(named.classNames).toEqual(['ant', 'zebra']);
+    expect(named.warnings.join(' ')).toMatch(/unbalanced classes: 3 images of ant but 1 of zebra/);
+    expect(() => planImport(['a/1.png', 'b/1.png', 'c/1.png'], { numClasses: 2 })).toThrow(/3 classes \(a, b, c\) but the model has 2/);
+    expect(() => planImport(['7/1.png'], { numClasses: 3 })).toThrow(/class 7 does not exist: the model has 3 classes/);
+  });
+
+  it('a flat set with a labels file (names or ids, header skipped, unlabeled images skipped)', () => {
+    const p = planImport(['x/img1.png', 'x/img2.png', 'x/img3.png', 'x/labels.csv'], { labelsText: 'file,label\nimg1.png,dog\nimg2.png, 3\n', modelClassNames: CIFAR });
+    expect(p.items).toEqual([{ index: 1, label: 3 }, { index: 0, label: 5 }].sort((a, b) => a.label - b.label));
+    expect(p.skipped).toEqual([{ path: 'x/img3.png', reason: 'not in the labels file' }]);
+    expect(() => planImport(['a.png'], { labelsText: 'garbage' })).toThrow(/line 1: expected "<file name>,<label>"/);
+  });
+
+  it('clear errors: no files, no images, images outside class folders, too many images', () => {
+    expect(() => planImport([])).toThrow(/no files/);
+    expect(() => planImport(['readme.md', 'data.bin'])).toThrow(/no images among the 2 file\(s\).*"readme.md" is not one/);
+    expect(() => planImport(['a.png', 'cat/b.png'])).toThrow(/"a.png" is not inside a class folder/);
+    const many = Array.from({ length: 10_001 }, (_, i) => `cat/${i}.png`);
+    expect(() => planImport(many)).toThrow(/10,001 images: at most 10,000/);
+    expect(planImport(many.slice(0, 10_000)).items.length).toBe(10_000);
+  });
+});
+
+describe('resizeToRgb', () => {
+  it('keeps same-size RGB, drops alpha, replicates gray', () => {
+    expect(Array.from(resizeToRgb([1, 2, 3, 255, 4, 5, 6, 255], 1, 2, 4, 1, 2))).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(Array.from(resizeToRgb([7, 9], 1, 2, 1, 1, 2))).toEqual([7, 7, 7, 9, 9, 9]);
+  });
+  it('shrinks by area averaging and enlarges bilinearly', () => {
+    // 4x4 gray -> 2x2: each output is the mean of a 2x2 block.
+    const src = [0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150];
+    expect(Array.from(resizeToRgb(src, 4, 4, 1, 2, 2)).filter((_, i) => i % 3 === 0)).toEqual([25, 45, 105, 125]);
+    // 3 -> 2 columns: fractional coverage (1, 0.5) / 1.5.
+    expect(Array.from(resizeToRgb([0, 30, 60], 1, 3, 1, 1, 2)).filter((_, i) => i % 3 === 0)).toEqual([10, 50]);
+    // 2 -> 4 columns, centres aligned: 0, 0.25, 0.75, 1 of the way.
+    expect(Array.from(resizeToRgb([0, 100], 1, 2, 1, 1, 4)).filter((_, i) => i % 3 === 0)).toEqual([0, 25, 75, 100]);
+  });
+  it('names bad geometry', () => {
+    expect(() => resizeToRgb([1, 2], 1, 1, 2, 1, 1)).toThrow(/2 channels/);
+    expect(() => resizeToRgb([1, 2, 3], 2, 2, 3, 1, 1)).toThrow(/3 values for a 2x2x3 image/);
+  });
+});
