@@ -1,0 +1,491 @@
+/**
+ * PyTorch checkpoints (.pt/.pth, torch.save) read safely, and state_dicts written as torch.save would.
+ *
+ * Formats read: the zip format of torch >= 1.6 (`<archive>/data.pkl` + one `<archive>/data/<key>` file per storage)
+ * and the legacy format (_use_new_zipfile_serialization=False: magic-number pickle, protocol-version pickle,
+ * sys_info pickle, the main pickle, a pickle list of storage keys, then per storage an int64 element count and
+ * its raw bytes). The pickles go through io/pickle.ts, which never executes anything and resolves only the globals
+ * a state_dict needs; a whole pickled nn.Module or a booby-trapped file is refused with a message saying so.
+ *
+ * Tensors come back as NamedTensor: float dtypes as Float32Array data with the stored dtype kept as the label
+ * (F32, F64, F16, BF16: float64 values are rounded to float32); int64 as 'I64' and int32 as 'I32' in Int32Array
+ * (range-checked); int16/int8 as 'I32' in Int32Array; uint8 and bool as 'U8' in Uint8Array. Views are materialized
+ * as contiguous row-major copies, whatever their storage offset and strides.
+ */
+import type { StateDict } from '../model/torchWeights';
+import { PickleRefusedError, PickleWriter, PyGlobal, describe, unpickle, type AllowList, type AllowedGlobal } from './pickle';
+import type { NamedTensor } from './safetensors';
+import { looksLikeZip, readZip, writeZip, type ZipEntry } from './zip';
+
+/** What readTorchCheckpoint found. */
+export interface TorchCheckpoint {
+  /** The tensors in file order; a DataParallel "module." prefix is removed when every key carries it. */
+  stateDict: StateDict;
+  format: 'zip' | 'legacy';
+  /** Where the state_dict sat: 'top-level', or the key path to it ('state_dict', 'model', 'net', 'model.state_dict', ...). */
+  container: string;
+  /** The checkpoint's other top-level entries (epoch, accuracy, ...) as JSON-like values for display; tensors summarized. */
+  extras: Record<string, unknown>;
+}
+
+interface StorageKind {
+  dtype: NamedTensor['dtype'];
+  bytes: number;
+  /** Element i of a little-endian storage; integer kinds return NaN for values outside the int32 range. */
+  read: (d: DataView, i: number) => number;
+}
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1024 + frac) * 2 ** (exp - 25);
+}
+
+const bf16Scratch = new DataView(new ArrayBuffer(4));
+function bf16ToFloat(h: number): number {
+  bf16Scratch.setUint32(0, h << 16);
+  return bf16Scratch.getFloat32(0);
+}
+
+/** torch.<Name>Storage -> how its elements are stored (torch keeps these class names in files for compatibility). */
+const STORAGES: Record<string, StorageKind> = {
+  FloatStorage: { dtype: 'F32', bytes: 4, read: (d, i) => d.getFloat32(4 * i, true) },
+  DoubleStorage: { dtype: 'F64', bytes: 8, read: (d, i) => d.getFloat64(8 * i, true) },
+  HalfStorage: { dtype: 'F16', bytes: 2, read: (d, i) => halfToFloat(d.getUint16(2 * i, true)) },
+  BFloat16Storage: { dtype: 'BF16', bytes: 2, read: (d, i) => bf16ToFloat(d.getUint16(2 * i, true)) },
+  LongStorage: {
+    dtype: 'I64',
+    bytes: 8,
+    read: (d, i) => {
+      const lo = d.getUint32(8 * i, true);
+      return d.getInt32(8 * i + 4, true) === (lo >= 0x80000000 ? -1 : 0) ? lo | 0 : NaN;
+    },
+  },
+  IntStorage: { dtype: 'I32', bytes: 4, read: (d, i) => d.getInt32(4 * i, true) },
+  ShortStorage: { dtype: 'I32', bytes: 2, read: (d, i) => d.getInt16(2 * i, true) },
+  CharStorage: { dtype: 'I32', bytes: 1, read: (d, i) => d.getInt8(i) },
+  ByteStorage: { dtype: 'U8', bytes: 1, read: (d, i) => d.getUint8(i) },
+  BoolStorage: { dtype: 'U8', bytes: 1, read: (d, i) => (d.getUint8(i) ? 1 : 0) },
+};
+
+/** A storage a tensor points into; legacy files may make one a view (offset, length) of another. */
+class StorageRef {
+  constructor(
+    readonly kind: StorageKind,
+    readonly key: string,
+    readonly declaredNumel: number | undefined,
+    readonly view?: { root: StorageRef; offset: number; numel: number },
+  ) {}
+}
+
+/** A tensor as the pickle describes it; its data is read only if it ends up in the state_dict. */
+class TensorRef {
+  constructor(
+    readonly storage: StorageRef,
+    readonly offset: number,
+    readonly shape: number[],
+    readonly stride: number[],
+  ) {}
+}
+
+const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+function indexList(v: unknown, what: string): number[] {
+  if (!Array.isArray(v) || !v.every(isIndex)) throw new Error(`damaged checkpoint: a tensor's ${what} is a ${describe(v)}, not a tuple of non-negative ints`);
+  return v as number[];
+}
+
+/** torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks[, metadata]) and _rebuild_tensor. */
+function rebuildTensor(args: unknown[]): TensorRef {
+  const [storage, offset] = args;
+  if (!(storage instanceof StorageRef)) throw new Error(`damaged checkpoint: a tensor is rebuilt from a ${describe(storage)}, not a storage`);
+  if (!isIndex(offset)) throw new Error('damaged checkpoint: a tensor has an invalid storage offset');
+  const shape = indexList(args[2], 'size');
+  const stride = indexList(args[3], 'stride');
+  if (shape.length !== stride.length) throw new Error(`damaged checkpoint: a tensor has size [${shape}] but strides [${stride}]`);
+  return new TensorRef(storage, offset, shape, stride);
+}
+
+const passTensor = (args: unknown[]): unknown => {
+  if (!(args[0] instanceof TensorRef)) throw new Error(`damaged checkpoint: a Parameter wraps a ${describe(args[0])}, not a tensor`);
+  return args[0];
+};
+
+/** The globals a state_dict checkpoint needs, and nothing else. */
+const TORCH_GLOBALS: AllowList = (() => {
+  const g: Record<string, AllowedGlobal> = {
+    'collections.OrderedDict': {
+      call: (args) => {
+        const m = new Map<unknown, unknown>();
+        if (Array.isArray(args[0])) for (const kv of args[0]) if (Array.isArray(kv) && kv.length === 2) m.set(kv[0], kv[1]);
+        return m;
+      },
+    },
+    'torch._utils._rebuild_tensor_v2': { call: rebuildTensor },
+    'torch._utils._rebuild_tensor': { call: rebuildTensor },
+    'torch._utils._rebuild_parameter': { call: passTensor },
+    'torch._utils._rebuild_parameter_with_state': { call: passTensor },
+    'torch.Size': { call: (args) => indexList(args[0] ?? [], 'torch.Size') },
+  };
+  for (const name of Object.keys(STORAGES)) g[`torch.${name}`] = {};
+  return g;
+})();
+const ALLOWED_TEXT = 'collections.OrderedDict, torch._utils._rebuild_tensor(_v2), torch._utils._rebuild_parameter(_with_state), torch.Size and torch.<Float|Double|Half|BFloat16|Long|Int|Short|Char|Byte|Bool>Storage';
+/**
+ * Modules whose capitalized names are not model classes (system modules, and data classes that checkpoints carry
+ * beside the weights, such as argparse.Namespace or numpy scalars), so a refusal there does not say "a whole model".
+ */
+const NOT_MODELS = new Set(['builtins', '__builtin__', 'os', 'posix', 'nt', 'sys', 'subprocess', 'shutil', 'socket', 'pty', 'runpy', 'importlib', 'pickle', 'ctypes', 'types', 'operator', 'functools', 'codecs', '_codecs', 'webbrowser', 'code', 'argparse', 'collections', 'datetime', 'pathlib', 'enum', 'decimal', 'fractions', 'uuid', 're', 'copyreg', 'typing']);
+const isNotModel = (module: string): boolean => NOT_MODELS.has(module) || module.split('.')[0] === 'numpy';
+
+/** Rewrites the unpickler's refusal in terms of checkpoints: a whole model, or a global nothing legitimate needs. */
+function explainRefusal(e: PickleRefusedError): Error {
+  const m = e.module;
+  if (m.startsWith('__torch__')) return new Error(`this file holds a TorchScript model (class ${e.global}); export its state_dict() with torch.save instead`);
+  if (/^[A-Z]/.test(e.qualname) && !isNotModel(m)) {
+    return new Error(`this file holds a whole pickled model (class ${e.global}); save model.state_dict() instead: torch.save(model.state_dict(), path)`);
+  }
+  return new Error(`refusing to load: the file references the Python global "${e.global}", which a state_dict never needs; only ${ALLOWED_TEXT} are allowed`);
+}
+
+/** Runs one pickle of a checkpoint, translating refusals and truncation into checkpoint terms. */
+function unpickleCheckpoint(bytes: Uint8Array, offset: number, allowed: AllowList, persistentLoad?: (pid: unknown) => unknown): { value: unknown; end: number } {
+  try {
+    return unpickle(bytes, { allowed, persistentLoad, offset });
+  } catch (e) {
+    if (e instanceof PickleRefusedError) throw explainRefusal(e);
+    if (e instanceof Error && e.message.startsWith('pickle data ends unexpectedly')) throw new Error(`the checkpoint is truncated: ${e.message}`);
+    throw e;
+  }
+}
+
+/** persistent_load for both formats: ('storage', torch.<T>Storage, key, location, numel[, view_metadata]). */
+function storageLoader(storages: Map<string, StorageRef>): (pid: unknown) => unknown {
+  return (pid) => {
+    if (!Array.isArray(pid) || pid[0] !== 'storage') throw new Error(`unsupported checkpoint: persistent id ${describe(pid)} (${Array.isArray(pid) ? String(pid[0]) : ''}) is not a storage`);
+    const [, type, key, , numel, view] = pid;
+    if (!(type instanceof PyGlobal) || type.module !== 'torch' || !STORAGES[type.name]) throw new Error(`unsupported checkpoint: storage type ${describe(type)}`);
+    if (typeof key !== 'string') throw new Error('damaged checkpoint: a storage key is not a string');
+    const kind = STORAGES[type.name];
+    let root = storages.get(key);
+    if (!root) storages.set(key, (root = new StorageRef(kind, key, isIndex(numel) ? numel : undefined)));
+    if (root.kind !== kind) throw new Error(`damaged checkpoint: storage ${key} is used as both ${root.kind.dtype} and ${kind.dtype}`);
+    if (view === null || view === undefined) return root;
+    // Legacy storage views: (view_key, offset, size) in elements of the root storage.
+    if (!Array.isArray(view) || typeof view[0] !== 'string' || !isIndex(view[1]) || !isIndex(view[2])) throw new Error('damaged checkpoint: bad storage view metadata');
+    const ref = storages.get(view[0]) ?? new StorageRef(kind, view[0], view[2], { root, offset: view[1], numel: view[2] });
+    storages.set(view[0], ref);
+    return ref;
+  };
+}
+
+const contiguousStrides = (shape: number[]): number[] => {
+  const s = new Array<number>(shape.length);
+  for (let d = shape.length - 1, acc = 1; d >= 0; d--) {
+    s[d] = acc;
+    acc *= shape[d];
+  }
+  return s;
+};
+
+/** Copies a tensor out of its (root) storage's bytes into a contiguous row-major typed array. */
+function gather(name: string, t: TensorRef, rootBytes: Uint8Array): NamedTensor {
+  const s = t.storage;
+  const root = s.view?.root ?? s;
+  const kind = s.kind;
+  if (rootBytes.length % kind.bytes) throw new Error(`damaged checkpoint: storage ${root.key} has ${rootBytes.length} bytes, not a whole number of ${kind.dtype} elements`);
+  const rootNumel = rootBytes.length / kind.bytes;
+  if (root.declaredNumel !== undefined && rootNumel < root.declaredNumel) {
+    throw new Error(`the checkpoint is truncated or damaged: storage ${root.key} holds ${rootNumel} elements, the file declares ${root.declaredNumel}`);
+  }
+  // The window of the root storage this tensor may read: all of it, or a legacy storage view's slice.
+  const begin = s.view?.offset ?? 0;
+  const available = Math.max(0, Math.min(s.view?.numel ?? Infinity, rootNumel - begin));
+  const { shape, stride } = t;
+  const numel = shape.reduce((a, b) => a * b, 1);
+  if (numel > 2 ** 31 - 1) throw new Error(`tensor "${name}" has ${numel} elements, too many for this reader`);
+  const last = numel === 0 ? -1 : t.offset + shape.reduce((a, n, d) => a + (n - 1) * stride[d], 0);
+  if (last >= available) {
+    throw new Error(`tensor "${name}" ([${shape}], storage offset ${t.offset}, strides [${stride}]) needs ${last + 1} elements of storage ${s.key}, which holds only ${available}: the file is truncated or damaged`);
+  }
+  const Out = kind.dtype === 'U8' ? Uint8Array : kind.dtype === 'I64' || kind.dtype === 'I32' ? Int32Array : Float32Array;
+  const out = new Out(numel);
+  const offset = begin + t.offset;
+  const dense = contiguousStrides(shape);
+  if (kind.dtype === 'F32' && shape.every((n, d) => n === 1 || stride[d] === dense[d])) {
+    // Contiguous float32, the common case: one copy (slice() also realigns the bytes for Float32Array).
+    out.set(new Float32Array(rootBytes.slice(4 * offset, 4 * (offset + numel)).buffer));
+    return { dtype: kind.dtype, shape: [...shape], data: out };
+  }
+  // Walk the index space in row-major order, moving the storage position by the strides (an odometer).
+  const view = new DataView(rootBytes.buffer, rootBytes.byteOffset, rootBytes.byteLength);
+  const checkRange = kind.dtype === 'I64';
+  const nd = shape.length;
+  const idx = new Array<number>(nd).fill(0);
+  let src = offset;
+  for (let i = 0; i < numel; i++) {
+    const v = kind.read(view, src);
+    if (checkRange && Number.isNaN(v)) throw new Error(`tensor "${name}" holds an int64 outside the int32 range this reader keeps`);
+    out[i] = v;
+    for (let d = nd - 1; d >= 0; d--) {
+      src += stride[d];
+      if (++idx[d] < shape[d]) break;
+      src -= stride[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+  return { dtype: kind.dtype, shape: [...shape], data: out };
+}
+
+const isTensorDict = (v: unknown): v is Map<string, TensorRef> =>
+  v instanceof Map && v.size > 0 && [...v].every(([k, x]) => typeof k === 'string' && x instanceof TensorRef);
+
+/** Keys under which training scripts commonly keep the model's state_dict, most specific first. */
+const CONTAINER_KEYS = ['state_dict', 'model_state_dict', 'model', 'net', 'network', 'module', 'state_dict_ema', 'model_ema'];
+
+/** Finds the state_dict: the top level itself, else breadth-first under the usual keys, then any key (3 levels). */
+function findStateDict(top: unknown): { dict: Map<string, TensorRef>; path: string[] } | undefined {
+  const queue: Array<{ v: unknown; path: string[] }> = [{ v: top, path: [] }];
+  const seen = new Set<unknown>();
+  while (queue.length) {
+    const { v, path } = queue.shift()!;
+    if (!(v instanceof Map) || seen.has(v) || path.length > 3) continue;
+    seen.add(v);
+    if (isTensorDict(v)) return { dict: v, path };
+    const keys = [...v.keys()].filter((k): k is string => typeof k === 'string');
+    const ordered = [...CONTAINER_KEYS.filter((k) => keys.includes(k)), ...keys.filter((k) => !CONTAINER_KEYS.includes(k))];
+    for (const k of ordered) queue.push({ v: v.get(k), path: [...path, k] });
+  }
+  return undefined;
+}
+
+/** A JSON-like rendering of a pickled value for display: bounded in depth and size, tensors summarized. */
+function plain(v: unknown, depth = 0, seen = new Set<unknown>()): unknown {
+  if (v === null || typeof v === 'boolean' || typeof v === 'string') return v;
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  if (v instanceof TensorRef) return `tensor ${v.storage.kind.dtype} [${v.shape.join(', ')}]`;
+  if (v instanceof PyGlobal) return `<${v.fullName}>`;
+  if (v instanceof Uint8Array) return `<${v.length} bytes>`;
+  if (seen.has(v) || depth >= 3) return '…';
+  seen.add(v);
+  if (Array.isArray(v) || v instanceof Set) {
+    const items = [...v];
+    const out = items.slice(0, 32).map((x) => plain(x, depth + 1, seen));
+    if (items.length > 32) out.push(`… ${items.length - 32} more`);
+    return out;
+  }
+  if (v instanceof Map) {
+    const out: Record<string, unknown> = {};
+    let n = 0;
+    for (const [k, x] of v) {
+      if (n++ === 32) {
+        out['…'] = `${v.size - 32} more`;
+        break;
+      }
+      out[String(k)] = plain(x, depth + 1, seen);
+    }
+    return out;
+  }
+  return describe(v);
+}
+
+/** Counts tensors anywhere in a value (for the message when there is no state_dict). */
+function countTensors(v: unknown, seen = new Set<unknown>()): number {
+  if (v instanceof TensorRef) return 1;
+  if (typeof v !== 'object' || v === null || seen.has(v)) return 0;
+  seen.add(v);
+  const items = v instanceof Map ? [...v.values()] : Array.isArray(v) || v instanceof Set ? [...v] : [];
+  return items.reduce((a: number, x) => a + countTensors(x, seen), 0);
+}
+
+/** Picks the state_dict out of the unpickled top value and reads its tensors. */
+async function assemble(top: unknown, format: 'zip' | 'legacy', bytesOf: (s: StorageRef) => Promise<Uint8Array>): Promise<TorchCheckpoint> {
+  if (top instanceof TensorRef) throw new Error(`the checkpoint holds a single tensor ([${top.shape}]), not a state_dict`);
+  const isNamedTensor = ([k, v]: [unknown, unknown]): boolean => typeof k === 'string' && v instanceof TensorRef;
+  let found = findStateDict(top);
+  // Last resort: a top-level dict mixing named tensors with other fields ({'conv.weight': ..., 'epoch': 3}).
+  if (!found && top instanceof Map && [...top].some(isNamedTensor)) found = { dict: new Map([...top].filter(isNamedTensor)), path: [] };
+  if (!found) {
+    const n = countTensors(top);
+    const what = top instanceof Map ? `a dict with keys ${[...top.keys()].slice(0, 8).map(String).join(', ') || '(none)'}` : `a ${describe(top)}`;
+    throw new Error(n ? `the checkpoint holds ${n} tensors but no dict of named tensors (it is ${what})` : `the checkpoint holds no tensors (it is ${what})`);
+  }
+  const extras: Record<string, unknown> = {};
+  if (top instanceof Map) {
+    for (const [k, v] of top) if (found.path.length ? k !== found.path[0] : !isNamedTensor([k, v])) extras[String(k)] = plain(v);
+  }
+  const stateDict: StateDict = new Map();
+  const allPrefixed = [...found.dict.keys()].every((k) => k.startsWith('module.'));
+  for (const [key, ref] of found.dict) {
+    const root = ref.storage.view?.root ?? ref.storage;
+    // DataParallel saves every key as "module.<key>"; strip it only when all keys carry it. (Done here rather than
+    // with model/torchWeights' stripModulePrefix, which would pull TensorFlow.js into this pure IO module.)
+    stateDict.set(allPrefixed ? key.slice(7) : key, gather(key, ref, await bytesOf(root)));
+  }
+  return { stateDict, format, container: found.path.length ? found.path.join('.') : 'top-level', extras };
+}
+
+async function readZipCheckpoint(bytes: Uint8Array): Promise<TorchCheckpoint> {
+  let entries: ZipEntry[];
+  try {
+    entries = readZip(bytes);
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new Error(/truncated/.test(msg) ? `the checkpoint is truncated (${msg}); was the download or copy cut short?` : `not a PyTorch checkpoint: ${msg}`);
+  }
+  const names = entries.map((e) => e.name);
+  const pkl = entries.find((e) => /^[^/]+\/data\.pkl$/.test(e.name));
+  if (names.some((n) => /^[^/]+\/constants\.pkl$/.test(n))) throw new Error('this file is a TorchScript model (torch.jit.save); save model.state_dict() with torch.save instead');
+  if (!pkl) throw new Error(`not a PyTorch checkpoint: a zip archive without data.pkl (it holds ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''})`);
+  const prefix = pkl.name.slice(0, -'data.pkl'.length);
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  const byteorder = byName.get(`${prefix}byteorder`);
+  if (byteorder) {
+    const order = new TextDecoder().decode(await byteorder.read()).trim();
+    if (order !== 'little') throw new Error(`this checkpoint was saved with byte order "${order}"; only little-endian files are supported (load and re-save it on a little-endian machine)`);
+  }
+  const storages = new Map<string, StorageRef>();
+  const { value } = unpickleCheckpoint(await pkl.read(), 0, TORCH_GLOBALS, storageLoader(storages));
+  const cache = new Map<string, Promise<Uint8Array>>();
+  return assemble(value, 'zip', (s) => {
+    let p = cache.get(s.key);
+    if (!p) {
+      const entry = byName.get(`${prefix}data/${s.key}`);
+      if (!entry) throw new Error(`the checkpoint is damaged or truncated: storage data/${s.key} is missing from the archive`);
+      cache.set(s.key, (p = entry.read()));
+    }
+    return p;
+  });
+}
+
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+
+async function readLegacyCheckpoint(bytes: Uint8Array): Promise<TorchCheckpoint> {
+  let r = unpickleCheckpoint(bytes, 0, {});
+  if (r.value !== LEGACY_MAGIC) throw new Error('not a PyTorch checkpoint: a plain Python pickle, not written by torch.save (its first value is not torch\'s magic number)');
+  r = unpickleCheckpoint(bytes, r.end, {});
+  if (r.value !== 1001) throw new Error(`unsupported legacy checkpoint: protocol version ${String(r.value)}, expected 1001`);
+  r = unpickleCheckpoint(bytes, r.end, {});
+  const sysInfo = r.value;
+  if (sysInfo instanceof Map && sysInfo.get('little_endian') === false) {
+    throw new Error('this checkpoint was saved on a big-endian machine; only little-endian files are supported (load and re-save it on a little-endian machine)');
+  }
+  const storages = new Map<string, StorageRef>();
+  const main = unpickleCheckpoint(bytes, r.end, TORCH_GLOBALS, storageLoader(storages));
+  const keys = unpickleCheckpoint(bytes, main.end, {});
+  if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string')) throw new Error('damaged legacy checkpoint: the storage key list is not a list of strings');
+  // The raw storages follow in key order, each as an int64 element count and its bytes.
+  const data = new Map<string, Uint8Array>();
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let pos = keys.end;
+  for (const key of keys.value as string[]) {
+    const s = storages.get(key);
+    if (!s) throw new Error(`damaged legacy checkpoint: storage ${key} is listed but never used`);
+    if (pos + 8 > bytes.length) throw new Error(`the checkpoint is truncated: storage ${key} should start at byte ${pos}, the file ends at ${bytes.length}`);
+    const numel = Number(view.getBigInt64(pos, true));
+    const end = pos + 8 + numel * s.kind.bytes;
+    if (numel < 0 || end > bytes.length) throw new Error(`the checkpoint is truncated: storage ${key} needs ${numel * s.kind.bytes} bytes at byte ${pos + 8}, the file ends at ${bytes.length}`);
+    data.set(key, bytes.subarray(pos + 8, end));
+    pos = end;
+  }
+  return assemble(main.value, 'legacy', async (s) => {
+    const d = data.get(s.key);
+    if (!d) throw new Error(`damaged legacy checkpoint: storage ${s.key} has no data`);
+    return d;
+  });
+}
+
+/** A guess at what a non-checkpoint file is, for the error message. */
+function whatItLooksLike(b: Uint8Array): string {
+  const ascii = (from: number, n: number): string => String.fromCharCode(...b.subarray(from, from + n));
+  if (b.length === 0) return 'the file is empty';
+  if (ascii(0, 8) === '\x89PNG\r\n\x1a\n') return 'it is a PNG image';
+  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'it is a JPEG image';
+  if (ascii(0, 4) === 'GIF8') return 'it is a GIF image';
+  if (b[0] === 0x1f && b[1] === 0x8b) return 'it is gzip-compressed (a .gz or .tar.gz?); unpack it first';
+  if (ascii(0, 8) === '\x89HDF\r\n\x1a\n') return 'it is an HDF5 file (a Keras .h5 model?)';
+  if (ascii(0, 6) === '\x93NUMPY') return 'it is a NumPy .npy array';
+  if (b.length > 262 && ascii(257, 5) === 'ustar') return 'it is a tar archive (torch.save before 0.4 used tar; that format is not supported)';
+  if (b.length >= 9 && b[8] === 0x7b && b[4] === 0 && b[5] === 0 && b[6] === 0 && b[7] === 0) return 'it is a safetensors file; load it as safetensors';
+  if (b[0] === 0x7b || b[0] === 0x5b) return 'it is JSON or text (a TF.js model.json?)';
+  const hex = [...b.subarray(0, 8)].map((x) => x.toString(16).padStart(2, '0')).join(' ');
+  return `its first bytes are ${hex}`;
+}
+
+/**
+ * Reads a torch.save checkpoint (zip or legacy format) without executing any of its pickled code.
+ * @throws Error saying why the file was refused: not a torch file (and what it looks like), truncated, big-endian,
+ *   a whole pickled model, a global outside the allow-list, no tensors, tensor data shorter than its shape
+ */
+export async function readTorchCheckpoint(input: Uint8Array | ArrayBuffer): Promise<TorchCheckpoint> {
+  // A plain Uint8Array view (no copy): Node's Buffer would make slice() a view instead of a copy.
+  const bytes = input instanceof Uint8Array ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength) : new Uint8Array(input);
+  if (looksLikeZip(bytes)) return readZipCheckpoint(bytes);
+  if (bytes[0] === 0x80 && bytes[1] <= 5) return readLegacyCheckpoint(bytes);
+  throw new Error(`not a PyTorch checkpoint: ${whatItLooksLike(bytes)} (torch.save writes zip archives, or pickles starting with torch's magic number)`);
+}
+
+/** torch storage class and little-endian bytes for a tensor's data. */
+function encodeStorage(name: string, t: NamedTensor): { storage: string; data: Uint8Array } {
+  const count = t.shape.reduce((a, b) => a * b, 1);
+  if (t.data.length !== count) throw new Error(`writeTorchCheckpoint: tensor "${name}" has ${t.data.length} values for shape [${t.shape}]`);
+  const bytesOf = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  if (t.data instanceof Float32Array) return { storage: 'FloatStorage', data: bytesOf(t.data) };
+  if (t.data instanceof Uint8Array) return { storage: 'ByteStorage', data: bytesOf(t.data) };
+  if (t.dtype !== 'I64') return { storage: 'IntStorage', data: bytesOf(t.data) };
+  const out = new Uint8Array(8 * count);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < count; i++) view.setBigInt64(8 * i, BigInt(t.data[i]), true);
+  return { storage: 'LongStorage', data: out };
+}
+
+function writeIntTuple(w: PickleWriter, xs: number[]): void {
+  if (xs.length > 3) w.mark();
+  for (const x of xs) w.int(x);
+  w.tuple(xs.length > 3 ? undefined : xs.length);
+}
+
+/**
+ * Serializes a state_dict as torch.save does (zip format, protocol-2 pickle, 64-byte aligned storages), loadable by
+ * torch.load (weights_only=True too) as an OrderedDict. Float tensors are written as float32 whatever their dtype
+ * label (their data is float32), I64 as int64, I32 as int32, U8 as uint8; each tensor gets its own storage.
+ */
+export function writeTorchCheckpoint(stateDict: StateDict, opts: { archiveName?: string } = {}): Uint8Array {
+  const archive = opts.archiveName ?? 'archive';
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(archive)) throw new Error(`writeTorchCheckpoint: archive name "${archive}" must be a plain file name`);
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('writeTorchCheckpoint needs a little-endian platform');
+  const w = new PickleWriter().proto(2);
+  w.global('collections', 'OrderedDict').tuple(0).reduce().mark();
+  const storages: Array<{ name: string; data: Uint8Array }> = [];
+  for (const [name, t] of stateDict) {
+    const { storage, data } = encodeStorage(name, t);
+    const key = String(storages.length);
+    const numel = t.data.length;
+    storages.push({ name: `${archive}/data/${key}`, data });
+    w.str(name);
+    // _rebuild_tensor_v2(storage, offset 0, size, contiguous stride, requires_grad False, OrderedDict() of hooks)
+    w.global('torch._utils', '_rebuild_tensor_v2').mark();
+    w.mark().str('storage').global('torch', storage).str(key).str('cpu').int(numel).tuple().persistentId();
+    w.int(0);
+    writeIntTuple(w, t.shape);
+    writeIntTuple(w, contiguousStrides(t.shape));
+    w.bool(false);
+    w.global('collections', 'OrderedDict').tuple(0).reduce();
+    w.tuple().reduce();
+  }
+  w.setItems();
+  const enc = new TextEncoder();
+  return writeZip(
+    [
+      { name: `${archive}/data.pkl`, data: w.finish() },
+      { name: `${archive}/byteorder`, data: enc.encode('little') },
+      ...storages,
+      { name: `${archive}/version`, data: enc.encode('3\n') },
+    ],
+    { align: 64 },
+  );
+}
