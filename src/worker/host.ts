@@ -198,7 +198,7 @@ export class EngineHost {
     } else {
       const up = await loadModelFromFiles(source.files, opts);
       ({ model, manifest, description } = up);
-      archName = manifest?.arch ?? up.arch;
+      archName = manifest?.arch ?? up.description.split(',')[0]; // e.g. "WRN-16-1", "PreAct-ResNet-18"
       keys = up.keys;
     }
     const info = describeModel(model);

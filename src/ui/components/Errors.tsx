@@ -7,7 +7,7 @@ export function Errors() {
   return (
     <div className="errors" role="alert">
       {errors.map((e) => (
-        <div key={e.id} className="error">
+        <div key={e.id} className="error" data-testid="error">
           <strong>Something went wrong:</strong> {e.message}
           {e.hint && <div className="hint">{e.hint}</div>}
           <button type="button" onClick={() => dismissError(e.id)} aria-label="Dismiss this message">Dismiss</button>

@@ -43,7 +43,11 @@ export function ModelPicker() {
       setFormError((e as Error).message);
       return;
     }
-    if (await uploadModel(files, options)) setFiles([]);
+    if (await uploadModel(files, options)) {
+      setFiles([]);
+      const input = document.querySelector<HTMLInputElement>('[data-testid="model-files"]');
+      if (input) input.value = '';
+    }
   };
 
   return (
