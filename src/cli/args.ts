@@ -34,3 +34,24 @@ export function numOption(value: string | undefined, flag: string, def: number, 
   if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${flag} must be a number in [${min}, ${max}], got "${value}"`);
   return n;
 }
+
+/** Options every command that loads a model takes: the input normalization of a PyTorch state_dict. */
+export const MODEL_OPTIONS = { mean: { type: 'string' }, std: { type: 'string' } } as const;
+
+/** Help lines for {@link MODEL_OPTIONS}. */
+export const MODEL_OPTIONS_HELP = `  --mean R,G,B / --std R,G,B   input normalization of a PyTorch state_dict (default: the file's
+               metadata, else CIFAR-10's 0.4914,0.4822,0.4465 / 0.2023,0.1994,0.2010)`;
+
+function triple(value: string | undefined, flag: string): number[] | undefined {
+  if (value === undefined) return undefined;
+  const v = value.split(',').map(Number);
+  if (v.length !== 3 || v.some((x) => !Number.isFinite(x)) || (flag === 'std' && v.some((x) => x <= 0))) {
+    throw new UsageError(`--${flag} must be three ${flag === 'std' ? 'positive ' : ''}numbers R,G,B, got "${value}"`);
+  }
+  return v;
+}
+
+/** The model-loading options parsed from {@link MODEL_OPTIONS}. */
+export function modelLoadOptions(values: { mean?: string; std?: string }): { mean?: number[]; std?: number[] } {
+  return { mean: triple(values.mean, 'mean'), std: triple(values.std, 'std') };
+}

@@ -6,12 +6,14 @@ import { describeBackend } from '../platform/selectBackend';
 import { initNodeBackend } from '../platform/node/backend';
 import type { BackendName } from '../platform/selectBackend';
 import { UsageError } from './args';
+import { convertHelp, runConvert } from './commands/convert';
 import { evalHelp, runEval } from './commands/eval';
 import { purifyHelp, runPurify } from './commands/purify';
 
 const commands: Record<string, { help: string; run: (argv: string[]) => Promise<void> }> = {
   eval: { help: evalHelp, run: runEval },
   purify: { help: purifyHelp, run: runPurify },
+  convert: { help: convertHelp, run: runConvert },
 };
 
 const usage = `usage: mcldef <command> [options]     (MCLDEF_BACKEND=wasm|cpu forces a backend)

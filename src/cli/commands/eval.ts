@@ -4,22 +4,26 @@ import { poisonTestSet } from '../../engine/attacks/poison';
 import { evaluateBackdoor } from '../../engine/metrics';
 import { attackFromName, loadDataArg } from '../../platform/node/data';
 import { loadModel } from '../../platform/node/modelFiles';
-import { intOption, parse, required, UsageError } from '../args';
+import { intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, parse, required, UsageError } from '../args';
 import { ProgressBar } from '../progress';
 
 export const evalHelp = `mcldef eval --model DIR --data DATA [--attack NAME] [--target N] [--trigger FILE] [--batch N] [--json]
 
   Prints the clean accuracy (BA) and the attack success rate (ASR) of a model.
-  --model    folder with model.json (TensorFlow.js) or a .safetensors WRN state_dict (or the file itself)
-  --data     image folder <class>/<image>, an .mcld shard, or cifar10:test / cifar10:train
+  --model    folder with model.json (TensorFlow.js), or a PyTorch checkpoint (.pth/.pt, zip or legacy) or .safetensors
+             state_dict of a WRN-d-k, ResNet-18 or PreAct-ResNet-18 (or a folder holding one)
+  --data     image folder (<class>/<image>, or images + labels.csv; any size, resized), a .zip of one, an .mcld
+             shard, or cifar10:test / cifar10:train
   --attack   badnets | trojan | blend | sig | cl | none   (default: the model manifest's attack, else none)
   --target   the backdoor's target class (default: the manifest's, else 5)
   --trigger  Trojan patch .npz (default: the shared trojan_square_cifar10.npz)
-  --json     print the result as JSON on stdout`;
+  --json     print the result as JSON on stdout
+${MODEL_OPTIONS_HELP}`;
 
 /** Runs `mcldef eval`. */
 export async function runEval(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
+    ...MODEL_OPTIONS,
     model: { type: 'string' },
     data: { type: 'string' },
     attack: { type: 'string' },
@@ -31,12 +35,13 @@ export async function runEval(argv: string[]): Promise<void> {
   const modelPath = required(values.model, 'model');
   const dataPath = required(values.data, 'data');
   const batchSize = intOption(values.batch, 'batch', 256, 1, 4096);
-  const loaded = await loadModel(modelPath);
+  const loaded = await loadModel(modelPath, modelLoadOptions(values));
   const { model, manifest } = loaded;
   const attackName = values.attack ?? manifest?.attack?.name ?? 'none';
   const target = intOption(values.target, 'target', manifest?.target ?? 5, 0);
-  const ds = await loadDataArg(dataPath);
   const numClasses = model.outputs[1].shape[1] as number;
+  const [, h, w] = model.inputs[0].shape as number[];
+  const ds = await loadDataArg(dataPath, { height: h, width: w, classNames: manifest?.classNames, numClasses });
   if (ds.height !== model.inputs[0].shape[1] || ds.width !== model.inputs[0].shape[2]) {
     throw new Error(`images are ${ds.height}x${ds.width} but the model expects ${model.inputs[0].shape[1]}x${model.inputs[0].shape[2]}`);
   }

@@ -11,15 +11,17 @@ import { type BackdoorEval, evaluateBackdoor } from '../../engine/metrics';
 import { createRng } from '../../engine/random';
 import { attackFromName, loadDataArg } from '../../platform/node/data';
 import { loadModel, type ModelManifest, saveModel } from '../../platform/node/modelFiles';
-import { intOption, numOption, parse, required, UsageError } from '../args';
+import { intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required, UsageError } from '../args';
 import { ProgressBar } from '../progress';
 
 export const purifyHelp = `mcldef purify --model DIR --clean DATA --test DATA --out DIR [--method NAME] [--target N | --detect] [options]
 
   Removes a backdoor: stage 1 inverts the trigger (Neural Cleanse), stage 2 purifies by model-contrastive
   learning (MCLDef), or runs a baseline. Writes the purified model (TensorFlow.js), report.json, trigger.json.
-  --model      folder with model.json or a .safetensors WRN state_dict (or the file itself)
-  --clean      the defender's clean data: image folder, .mcld shard, or cifar10:train
+  --model      folder with model.json, or a PyTorch checkpoint (.pth/.pt) or .safetensors state_dict of a
+               WRN-d-k, ResNet-18 or PreAct-ResNet-18 (or a folder holding one)
+  --clean      the defender's clean data: image folder or .zip (<class>/<image> or labels.csv; resized to the
+               model), .mcld shard, or cifar10:train
   --test       evaluation data (BA / ASR before, during and after): image folder, shard, or cifar10:test
   --out        output folder (created)
   --method     mcldef | mcldef+ | ft | nc | nad   (default mcldef)
@@ -34,7 +36,8 @@ export const purifyHelp = `mcldef purify --model DIR --clean DATA --test DATA --
   --batch N         batch size of both stages (default 64) --max-steps N    cap on steps per epoch (default none)
   --eval-size N     test images measured after each epoch (default 1000; 0: all)
   --seed S          seed of every random choice (default 0)
-  --json            print report.json on stdout`;
+  --json            print report.json on stdout
+${MODEL_OPTIONS_HELP}`;
 
 /** Mask statistics for the report: L1, mean, max, pixels above 0.5 and their bounding box. */
 export function maskStats(t: InvertedTrigger): Record<string, unknown> {
@@ -75,6 +78,7 @@ const pct = (v: number | null | undefined) => (v === null || v === undefined || 
 /** Runs `mcldef purify`. */
 export async function runPurify(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
+    ...MODEL_OPTIONS,
     model: { type: 'string' },
     clean: { type: 'string' },
     test: { type: 'string' },
@@ -106,7 +110,7 @@ export async function runPurify(argv: string[]): Promise<void> {
   if (!(share > 0)) throw new UsageError('--clean-share must be in (0, 1]');
   const batch = intOption(values.batch, 'batch', 64, 1, 4096);
 
-  const loaded = await loadModel(modelPath);
+  const loaded = await loadModel(modelPath, modelLoadOptions(values));
   const { model, manifest } = loaded;
   try {
     const numClasses = model.outputs[1].shape[1] as number;
@@ -119,10 +123,12 @@ export async function runPurify(argv: string[]): Promise<void> {
     const attackName = values.attack ?? manifest?.attack?.name ?? 'none';
     const trueTarget = given ?? manifest?.target ?? 5;
 
-    let clean = await loadDataArg(cleanPath);
+    const [, fitH, fitW] = model.inputs[0].shape as number[];
+    const fit = { height: fitH, width: fitW, classNames: manifest?.classNames, numClasses };
+    let clean = await loadDataArg(cleanPath, fit);
     const cleanAll = clean.n;
     if (share < 1) clean = subset(clean, classBalancedSplit(clean, share, createRng(seed).fork('clean-share')).selected);
-    const test = await loadDataArg(testPath);
+    const test = await loadDataArg(testPath, fit);
     const [, h, w] = model.inputs[0].shape as number[];
     for (const [name, ds] of [['--clean', clean], ['--test', test]] as [string, Dataset][]) {
       if (ds.height !== h || ds.width !== w) throw new Error(`${name} images are ${ds.height}x${ds.width} but the model expects ${h}x${w}`);

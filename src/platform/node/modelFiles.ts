@@ -5,9 +5,14 @@
 import type * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
-import { readSafetensors } from '../../engine/io/safetensors';
+import { writeSafetensors } from '../../engine/io/safetensors';
+import { writeTorchCheckpoint } from '../../engine/io/torchCheckpoint';
+import { architectureOf, stateDictFromModel } from '../../engine/model/architectures';
+import { loadModelFromFiles } from '../../worker/modelLoader';
+import type { UploadOptions } from '../../worker/protocol';
+
+const WEIGHT_FILE = /\.(safetensors|pth|pt|ckpt|tar)$/i;
 import { artifactsFromFiles, modelFromArtifacts, modelToArtifacts } from '../../engine/model/io';
-import { wrnFromStateDict } from '../../engine/model/torchWeights';
 
 /** What the zoo records about a shipped model (all fields optional for user models). */
 export interface ModelManifest {
@@ -23,8 +28,10 @@ export interface ModelManifest {
 export interface LoadedModel {
   model: tf.LayersModel;
   manifest: ModelManifest | null;
-  format: 'tfjs' | 'safetensors';
+  format: 'tfjs' | 'safetensors' | 'pytorch';
   source: string;
+  /** Detected architecture and checkpoint layout, for state_dict files. */
+  description?: string;
 }
 
 function readJson(file: string): unknown {
@@ -57,10 +64,13 @@ export function readArtifacts(modelJson: string): tf.io.ModelArtifacts {
 }
 
 /**
- * Loads a model from a folder (model.json, or a single *.safetensors WRN state_dict) or from a file path.
+ * Loads a model from a folder (model.json, or one .safetensors / .pth state_dict) or from a file path: a TF.js
+ * model.json, a .safetensors state_dict, or a PyTorch checkpoint (.pth/.pt/.ckpt, zip or legacy format, read by
+ * the engine's safe reader) of a WRN-d-k, ResNet-18 or PreAct-ResNet-18. `opts` sets the input normalization of
+ * state_dicts (default: the file's metadata, else CIFAR-10's).
  * @throws Error saying what was expected when nothing loadable is found
  */
-export async function loadModel(location: string): Promise<LoadedModel> {
+export async function loadModel(location: string, opts: UploadOptions = {}): Promise<LoadedModel> {
   if (!fs.existsSync(location)) throw new Error(`model not found: ${location} does not exist`);
   const stat = fs.statSync(location);
   const dir = stat.isDirectory() ? location : path.dirname(location);
@@ -69,23 +79,39 @@ export async function loadModel(location: string): Promise<LoadedModel> {
   let file = location;
   if (stat.isDirectory()) {
     const entries = fs.readdirSync(location);
-    const st = entries.filter((e) => e.endsWith('.safetensors'));
+    const weights = entries.filter((e) => WEIGHT_FILE.test(e));
     if (entries.includes('model.json')) file = path.join(location, 'model.json');
-    else if (st.length === 1) file = path.join(location, st[0]);
-    else throw new Error(`no model in ${location}: expected model.json (TensorFlow.js LayersModel) or one .safetensors file (PyTorch WRN state_dict)`);
+    else if (weights.length === 1) file = path.join(location, weights[0]);
+    else throw new Error(`no model in ${location}: expected model.json (TensorFlow.js LayersModel) or one .safetensors / .pth state_dict${weights.length ? ` (found several: ${weights.join(', ')})` : ''}`);
   }
   if (file.endsWith('.json')) {
     const model = await modelFromArtifacts(readArtifacts(file));
     return { model, manifest, format: 'tfjs', source: file };
   }
-  if (file.endsWith('.safetensors')) {
-    const { tensors, metadata } = readSafetensors(fs.readFileSync(file));
-    const mean = metadata.mean ? (JSON.parse(metadata.mean) as number[]) : undefined;
-    const std = metadata.std ? (JSON.parse(metadata.std) as number[]) : undefined;
-    const { model } = wrnFromStateDict(tensors, mean, std);
-    return { model, manifest, format: 'safetensors', source: file };
-  }
-  throw new Error(`unsupported model file ${file}: expected model.json or .safetensors`);
+  if (!WEIGHT_FILE.test(file)) throw new Error(`unsupported model file ${file}: expected model.json, a .safetensors file or a PyTorch checkpoint (.pth, .pt)`);
+  const b = fs.readFileSync(file);
+  const up = await loadModelFromFiles([{ name: path.basename(file), bytes: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer }], opts);
+  return { model: up.model, manifest, format: file.endsWith('.safetensors') ? 'safetensors' : 'pytorch', source: file, description: up.description };
+}
+
+/**
+ * Writes a model as a PyTorch state_dict: a torch.save zip (.pth) or safetensors (with arch and normalization in
+ * its metadata), chosen by the file name's ending.
+ */
+export async function saveStateDict(model: tf.LayersModel, file: string): Promise<void> {
+  const sd = await stateDictFromModel(model);
+  const info = architectureOf(model);
+  let bytes: Uint8Array;
+  if (/\.safetensors$/i.test(file)) {
+    const meta: Record<string, string> = { format: 'pt', producer: 'mcldef-playground', arch: info?.arch ?? 'unknown' };
+    if (info && 'mean' in info.config) {
+      meta.mean = JSON.stringify(info.config.mean);
+      meta.std = JSON.stringify(info.config.std);
+    }
+    bytes = writeSafetensors(sd, meta);
+  } else bytes = writeTorchCheckpoint(sd);
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  fs.writeFileSync(file, bytes);
 }
 
 /** Writes a model as model.json + weights.bin into `dir` (created if needed). */

@@ -1,0 +1,28 @@
+/** `mcldef convert`: a model from any supported format to another (TF.js folder, PyTorch .pth, safetensors). */
+import { loadModel, saveModel, saveStateDict } from '../../platform/node/modelFiles';
+import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, parse, required } from '../args';
+
+export const convertHelp = `mcldef convert --model PATH --out PATH
+
+  Converts a model between formats; the output format follows --out:
+    *.pth          a PyTorch state_dict as torch.save writes it (zip format): torch.load + load_state_dict
+    *.safetensors  the same state_dict as safetensors (architecture and normalization in its metadata)
+    anything else  a folder with a TensorFlow.js LayersModel (model.json + weights.bin), as the app loads it
+  --model    folder with model.json, or a PyTorch checkpoint (.pth/.pt, zip or legacy) or .safetensors state_dict
+             of a WRN-d-k, ResNet-18 or PreAct-ResNet-18
+${MODEL_OPTIONS_HELP}`;
+
+/** Runs `mcldef convert`. */
+export async function runConvert(argv: string[]): Promise<void> {
+  const { values } = parse(argv, { ...MODEL_OPTIONS, model: { type: 'string' }, out: { type: 'string' } });
+  const modelPath = required(values.model, 'model');
+  const out = required(values.out, 'out');
+  const loaded = await loadModel(modelPath, modelLoadOptions(values));
+  try {
+    if (/\.(pth|pt|safetensors)$/i.test(out)) await saveStateDict(loaded.model, out);
+    else await saveModel(loaded.model, out);
+    console.log(`${loaded.source}${loaded.description ? ` (${loaded.description})` : ''} -> ${out}`);
+  } finally {
+    loaded.model.dispose();
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The CLI's counterpart of the page's image import (src/worker/imageImport.ts): a folder (any depth, class
+ * folders or a labels file) or a .zip of one, planned by the shared rules (src/engine/data/importPlan.ts),
+ * decoded with pngjs / jpeg-js and resized by the engine's resizer to the model's input size.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createDataset, type Dataset } from '../../engine/data/dataset';
+import { LABELS_FILE, planImport } from '../../engine/data/importPlan';
+import { resizeToRgb } from '../../engine/data/resize';
+import { readZip } from '../../engine/io/zip';
+import { decodeImageRgb } from './imageFolder';
+
+/** Size and classes the imported images must fit. */
+export interface ImportFit {
+  height: number;
+  width: number;
+  classNames?: readonly string[];
+  numClasses?: number;
+}
+
+interface Entry {
+  name: string;
+  read: () => Promise<Uint8Array>;
+}
+
+function listFolder(root: string): Entry[] {
+  const out: Entry[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const full = path.join(dir, e.name);
+      if (e.isDirectory()) walk(full);
+      else if (e.isFile()) out.push({ name: path.relative(root, full).split(path.sep).join('/'), read: async () => new Uint8Array(fs.readFileSync(full)) });
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/**
+ * Imports images from a folder or a .zip, resized to `fit`; prints warnings (skipped files, imbalance) to stderr.
+ * @throws Error saying what was expected (see planImport), or naming an image that cannot be decoded
+ */
+export async function importImages(spec: string, fit: ImportFit): Promise<Dataset> {
+  let entries: Entry[];
+  if (fs.statSync(spec).isDirectory()) entries = listFolder(spec);
+  else {
+    let zip;
+    try {
+      zip = readZip(new Uint8Array(fs.readFileSync(spec)), { maxEntrySize: 64 * 2 ** 20 });
+    } catch (e) {
+      throw new Error(`${spec}: ${(e as Error).message}`);
+    }
+    entries = zip.filter((e) => !e.isDirectory).map((e) => ({ name: e.name, read: () => e.read() }));
+  }
+  const labels = entries.find((e) => LABELS_FILE.test(e.name));
+  const plan = planImport(entries.map((e) => e.name), {
+    labelsText: labels ? new TextDecoder().decode(await labels.read()) : undefined,
+    modelClassNames: fit.classNames,
+    numClasses: fit.numClasses,
+  });
+  const size = fit.height * fit.width * 3;
+  const images = new Uint8Array(plan.items.length * size);
+  for (let k = 0; k < plan.items.length; k++) {
+    const e = entries[plan.items[k].index];
+    if (!/\.(png|jpe?g)$/i.test(e.name)) throw new Error(`${e.name}: the CLI decodes PNG and JPEG images only (convert it, or use the page, which reads every format the browser does)`);
+    const img = decodeImageRgb(await e.read(), e.name);
+    images.set(resizeToRgb(img.rgb, img.height, img.width, 3, fit.height, fit.width), k * size);
+  }
+  for (const w of plan.warnings) process.stderr.write(`note: ${spec}: ${w}\n`);
+  return createDataset({ images, labels: plan.items.map((i) => i.label), height: fit.height, width: fit.width, channels: 3, classNames: plan.classNames });
+}

@@ -1,0 +1,80 @@
+/**
+ * CLI formats: `mcldef convert` between a PyTorch .pth (legacy in, zip out), safetensors and TF.js, with identical
+ * predictions; data as a .zip of class folders with images of another size (resized to the model), and refusals.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PNG } from 'pngjs';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { UsageError } from '../../src/cli/args';
+import { runConvert } from '../../src/cli/commands/convert';
+import { subset } from '../../src/engine/data/dataset';
+import { decodeShard } from '../../src/engine/data/shard';
+import { writeZip } from '../../src/engine/io/zip';
+import { predict } from '../../src/engine/metrics';
+import { initNodeBackend } from '../../src/platform/node/backend';
+import { loadDataArg } from '../../src/platform/node/data';
+import { loadModel } from '../../src/platform/node/modelFiles';
+import { repoRoot } from '../helpers/fixtures';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mcldef-convert-'));
+const pth = path.join(repoRoot, 'test/e2e/fixtures/wrn-16-1-badnets-legacy.pth');
+const images = subset(decodeShard(fs.readFileSync(path.join(repoRoot, 'public/data/test-1k.mcld'))), Array.from({ length: 50 }, (_, i) => i * 20));
+
+function png(size: number, seed: number): Uint8Array {
+  const img = new PNG({ width: size, height: size });
+  for (let i = 0; i < img.data.length; i++) img.data[i] = i % 4 === 3 ? 255 : (i * 5 + seed * 17) % 256;
+  return PNG.sync.write(img);
+}
+
+beforeAll(async () => {
+  await initNodeBackend('wasm');
+});
+
+describe('mcldef convert', () => {
+  it('legacy .pth -> .pth, .safetensors and TF.js, all predicting alike', async () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      const ref = await loadModel(pth);
+      expect(ref.format).toBe('pytorch');
+      expect(ref.description).toMatch(/WRN-16-1/);
+      const want = Array.from(await predict(ref.model, images));
+      ref.model.dispose();
+      for (const out of ['m.pth', 'm.safetensors', 'tfjs']) {
+        await runConvert(['--model', pth, '--out', path.join(tmp, out)]);
+        const back = await loadModel(path.join(tmp, out));
+        expect(Array.from(await predict(back.model, images)), out).toEqual(want);
+        back.model.dispose();
+      }
+      expect(log.mock.calls.map((c) => String(c[0])).join('\n')).toMatch(/legacy \(pre-1.6\) checkpoint, state_dict under 'net'\)\) -> .*m\.pth/);
+    } finally {
+      log.mockRestore();
+    }
+    await expect(runConvert(['--model', pth])).rejects.toThrow(UsageError);
+    await expect(runConvert(['--model', pth, '--out', path.join(tmp, 'x.pth'), '--mean', '1,2'])).rejects.toThrow(/--mean must be three numbers/);
+    await expect(runConvert(['--model', path.join(repoRoot, 'README.md'), '--out', path.join(tmp, 'y.pth')])).rejects.toThrow(/unsupported model file/);
+  }, 120_000);
+});
+
+describe('CLI data formats', () => {
+  it('a .zip of class folders with images of another size is resized to the model and named by its classes', async () => {
+    const zip = path.join(tmp, 'data.zip');
+    fs.writeFileSync(zip, writeZip([{ name: 'set/dog/a.png', data: png(48, 1) }, { name: 'set/cat/b.png', data: png(20, 2) }, { name: 'set/readme.txt', data: new Uint8Array([65]) }]));
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const cifar = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+      const ds = await loadDataArg(zip, { height: 32, width: 32, classNames: cifar, numClasses: 10 });
+      expect([ds.n, ds.height, ds.width, ds.channels]).toEqual([2, 32, 32, 3]);
+      expect(Array.from(ds.labels)).toEqual([3, 5]);
+      expect(err.mock.calls.map((c) => String(c[0])).join('')).toMatch(/skipped 1 file/);
+      const empty = path.join(tmp, 'empty');
+      fs.mkdirSync(empty);
+      await expect(loadDataArg(empty, { height: 32, width: 32 })).rejects.toThrow(/no files/);
+      fs.writeFileSync(path.join(tmp, 'bad.zip'), new Uint8Array([80, 75, 3, 4, 0, 0]));
+      await expect(loadDataArg(path.join(tmp, 'bad.zip'), { height: 32, width: 32 })).rejects.toThrow(/bad\.zip/);
+    } finally {
+      err.mockRestore();
+    }
+  });
+});
