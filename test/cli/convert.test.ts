@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../../src/cli/args';
 import { runConvert } from '../../src/cli/commands/convert';
@@ -17,16 +16,11 @@ import { initNodeBackend } from '../../src/platform/node/backend';
 import { loadDataArg } from '../../src/platform/node/data';
 import { loadModel } from '../../src/platform/node/modelFiles';
 import { repoRoot } from '../helpers/fixtures';
+import { pngBytes } from '../helpers/images';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mcldef-convert-'));
 const pth = path.join(repoRoot, 'test/e2e/fixtures/wrn-16-1-badnets-legacy.pth');
 const images = subset(decodeShard(fs.readFileSync(path.join(repoRoot, 'public/data/test-1k.mcld'))), Array.from({ length: 50 }, (_, i) => i * 20));
-
-function png(size: number, seed: number): Uint8Array {
-  const img = new PNG({ width: size, height: size });
-  for (let i = 0; i < img.data.length; i++) img.data[i] = i % 4 === 3 ? 255 : (i * 5 + seed * 17) % 256;
-  return PNG.sync.write(img);
-}
 
 beforeAll(async () => {
   await initNodeBackend('wasm');
@@ -60,7 +54,7 @@ describe('mcldef convert', () => {
 describe('CLI data formats', () => {
   it('a .zip of class folders with images of another size is resized to the model and named by its classes', async () => {
     const zip = path.join(tmp, 'data.zip');
-    fs.writeFileSync(zip, writeZip([{ name: 'set/dog/a.png', data: png(48, 1) }, { name: 'set/cat/b.png', data: png(20, 2) }, { name: 'set/readme.txt', data: new Uint8Array([65]) }]));
+    fs.writeFileSync(zip, writeZip([{ name: 'set/dog/a.png', data: pngBytes(48, 1) }, { name: 'set/cat/b.png', data: pngBytes(20, 2) }, { name: 'set/readme.txt', data: new Uint8Array([65]) }]));
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       const cifar = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];

@@ -7,22 +7,15 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildWrn, WRN_16_1 } from '../../src/engine/model/wrn';
 import { saveModel } from '../../src/platform/node/modelFiles';
 import { repoRoot } from '../helpers/fixtures';
+import { writePng } from '../helpers/images';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mcldef-cli-'));
 const modelDir = path.join(tmp, 'model');
 const dataDir = path.join(tmp, 'data');
-
-function writePng(file: string, size: number, seed: number): void {
-  const png = new PNG({ width: size, height: size });
-  for (let i = 0; i < png.data.length; i++) png.data[i] = (i % 4 === 3 ? 255 : (i * 37 + seed * 101) % 256);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, PNG.sync.write(png));
-}
 
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'mcldef.js'), ...args], {

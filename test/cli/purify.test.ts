@@ -6,25 +6,18 @@ import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../../src/cli/args';
 import { purifyHelp, runPurify } from '../../src/cli/commands/purify';
 import { buildWrn, WRN_16_1 } from '../../src/engine/model/wrn';
 import { initNodeBackend } from '../../src/platform/node/backend';
 import { loadModel, saveModel } from '../../src/platform/node/modelFiles';
+import { writePng } from '../helpers/images';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mcldef-purify-'));
 const modelDir = path.join(tmp, 'model');
 const cleanDir = path.join(tmp, 'clean');
 const testDir = path.join(tmp, 'test');
-
-function writePng(file: string, size: number, seed: number): void {
-  const png = new PNG({ width: size, height: size });
-  for (let i = 0; i < png.data.length; i++) png.data[i] = i % 4 === 3 ? 255 : (i * 37 + seed * 101) % 256;
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, PNG.sync.write(png));
-}
 
 beforeAll(async () => {
   await initNodeBackend('cpu');

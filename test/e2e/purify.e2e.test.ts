@@ -5,6 +5,9 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import fs from 'node:fs';
+import { readSafetensors } from '../../src/engine/io/safetensors';
+import { readTorchCheckpoint } from '../../src/engine/io/torchCheckpoint';
 import { launch, screenshot, watchConsole } from './browser';
 
 const baseUrl = inject('baseUrl');
@@ -43,6 +46,18 @@ describe('Purify in the browser', () => {
     expect(await page.getByTestId('inversion-chart').locator('svg').count()).toBeGreaterThan(0);
     expect(await page.getByTestId('purify-chart').locator('svg').count()).toBeGreaterThan(0);
     expect(await page.getByTestId('result').locator('table tbody tr').count(), log.join('\n')).toBe(2);
+  });
+
+  it('downloads the purified model as a PyTorch .pth that loads back with its state_dict', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-pth').click()]);
+    expect(download.suggestedFilename()).toMatch(/purified\.pth$/);
+    const file = await download.path();
+    const ck = await readTorchCheckpoint(new Uint8Array(fs.readFileSync(file!)));
+    expect(ck.format).toBe('zip');
+    expect(ck.stateDict.get('fc.weight')?.shape).toEqual([10, 64]);
+    expect(ck.stateDict.get('block1.layer.0.conv1.weight')?.shape).toEqual([16, 16, 3, 3]);
+    const [st] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-safetensors').click()]);
+    expect(readSafetensors(new Uint8Array(fs.readFileSync((await st.path())!))).tensors.size).toBe(ck.stateDict.size);
   });
 
   it('cancels a run, then runs again without a reload and without growing memory', async () => {

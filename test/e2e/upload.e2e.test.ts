@@ -9,22 +9,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { writeZip } from '../../src/engine/io/zip';
 import { repoRoot } from '../helpers/fixtures';
 import { launch, screenshot, watchConsole } from './browser';
+import { pngBytes } from '../helpers/images';
 
 const baseUrl = inject('baseUrl');
 const fx = (...p: string[]) => path.join(repoRoot, ...p);
 const expected = JSON.parse(fs.readFileSync(fx('test/e2e/fixtures/wrn-16-1-badnets-predictions.json'), 'utf8')) as { indices: number[]; predictions: number[] };
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mcldef-upload-'));
-
-function png(size: number, seed: number): Uint8Array {
-  const img = new PNG({ width: size, height: size });
-  for (let i = 0; i < img.data.length; i++) img.data[i] = i % 4 === 3 ? 255 : (i * 7 + seed * 31) % 256;
-  return PNG.sync.write(img);
-}
 
 async function predictions(page: Page): Promise<number[]> {
   return page.evaluate(async (idx) => {
@@ -91,9 +85,9 @@ describe('uploads', () => {
   it('imports clean images from a .zip of class folders, resized, with counts and warnings; no images is refused', async () => {
     const zip = path.join(tmp, 'clean.zip');
     fs.writeFileSync(zip, writeZip([
-      { name: 'mine/cat/a.png', data: png(40, 1) },
-      { name: 'mine/dog/b.png', data: png(48, 2) },
-      { name: 'mine/dog/c.png', data: png(32, 3) },
+      { name: 'mine/cat/a.png', data: pngBytes(40, 1) },
+      { name: 'mine/dog/b.png', data: pngBytes(48, 2) },
+      { name: 'mine/dog/c.png', data: pngBytes(32, 3) },
       { name: 'mine/dog/broken.png', data: new Uint8Array([1, 2, 3]) },
       { name: 'mine/notes.txt', data: new TextEncoder().encode('hello') },
     ]));
@@ -114,5 +108,26 @@ describe('uploads', () => {
     expect(await page.getByTestId('error').nth(before).textContent()).toMatch(/no images among the 1 file/);
     expect(await page.getByTestId('clean-summary').textContent()).toMatch(/3 images/); // the data it had stays
     await screenshot(page, 'uploaded-data');
+  });
+
+  it('10,001 images are refused at once; 10,000 show progress and can be cancelled, keeping the data it had', async () => {
+    const tiny = pngBytes(8, 9);
+    const entries = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `big/${i % 2 ? 'cat' : 'dog'}/${i}.png`, data: tiny }));
+    const over = path.join(tmp, 'over.zip');
+    fs.writeFileSync(over, writeZip(entries(10_001)));
+    const errorsBefore = await page.getByTestId('error').count();
+    await page.getByTestId('clean-files').setInputFiles(over);
+    await page.getByTestId('error').nth(errorsBefore).waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId('error').nth(errorsBefore).textContent()).toMatch(/10,001 images: at most 10,000/);
+
+    const max = path.join(tmp, 'max.zip');
+    fs.writeFileSync(max, writeZip(entries(10_000)));
+    const had = await page.getByTestId('clean-summary').textContent();
+    await page.getByTestId('clean-files').setInputFiles(max);
+    await page.getByText(/Decoding images: [\d,]+ \/ 10,000/).waitFor({ timeout: 120_000 });
+    await page.getByTestId('cancel-import').click();
+    await page.getByText(/Decoding images/).waitFor({ state: 'detached', timeout: 60_000 });
+    expect(await page.getByTestId('clean-summary').textContent()).toBe(had);
+    expect(await page.getByTestId('error').count()).toBe(errorsBefore + 1); // a cancel is not an error
   });
 });

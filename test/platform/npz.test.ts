@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { crc32 } from '../../src/engine/io/zip';
 import { loadTrojanPatch, parseNpy, parseNpz, readNpz } from '../../src/platform/node/npz';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -39,6 +40,7 @@ function zip(entries: { name: string; data: Uint8Array; method: 0 | 8 }[]): Uint
     const lv = new DataView(local.buffer);
     lv.setUint32(0, 0x04034b50, true);
     lv.setUint16(8, e.method, true);
+    lv.setUint32(14, crc32(e.data), true);
     lv.setUint32(18, body.length, true);
     lv.setUint32(22, e.data.length, true);
     lv.setUint16(26, name.length, true);
@@ -48,6 +50,7 @@ function zip(entries: { name: string; data: Uint8Array; method: 0 | 8 }[]): Uint
     const cv = new DataView(central.buffer);
     cv.setUint32(0, 0x02014b50, true);
     cv.setUint16(10, e.method, true);
+    cv.setUint32(16, crc32(e.data), true);
     cv.setUint32(20, body.length, true);
     cv.setUint32(24, e.data.length, true);
     cv.setUint16(28, name.length, true);
@@ -97,20 +100,20 @@ describe('parseNpz', () => {
   const x = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", new Uint8Array(f.buffer));
   const y = npy("{'descr': '<i4', 'fortran_order': False, 'shape': (), }", new Uint8Array(new Int32Array([1]).buffer));
 
-  it('reads stored and deflated entries', () => {
+  it('reads stored and deflated entries', async () => {
     for (const method of [0, 8] as const) {
-      const arrays = parseNpz(zip([{ name: 'x.npy', data: x, method }, { name: 'y.npy', data: y, method }]));
+      const arrays = await parseNpz(zip([{ name: 'x.npy', data: x, method }, { name: 'y.npy', data: y, method }]));
       expect([...arrays.keys()]).toEqual(['x', 'y']);
       expect(Array.from(arrays.get('x')!.data as Float32Array)).toEqual([0.5, 1, 2, 4]);
       expect(Array.from(arrays.get('y')!.data as Int32Array)).toEqual([1]);
     }
   });
 
-  it('rejects non-zips and unsupported compression', () => {
-    expect(() => parseNpz(new Uint8Array(100), 'a.npz')).toThrow(/a.npz: not a zip archive/);
+  it('rejects non-zips and unsupported compression', async () => {
+    await expect(parseNpz(new Uint8Array(100), 'a.npz')).rejects.toThrow(/a.npz: not a zip file/);
     const z = zip([{ name: 'x.npy', data: x, method: 0 }]);
     new DataView(z.buffer, z.byteOffset).setUint16(z.length - 22 - 46 - 5 + 10, 12, true); // central dir method -> bzip2
-    expect(() => parseNpz(z)).toThrow(/compression method 12/);
+    await expect(parseNpz(z)).rejects.toThrow(/compression method 12/);
   });
 });
 

@@ -13,7 +13,7 @@ BackdoorBench variant has none. Inputs are pixels in [0, 1]; `Normalize` is the 
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .wrn import CIFAR_MEAN, CIFAR_STD, Normalize
+from .wrn import CIFAR_MEAN, CIFAR_STD, Normalize, init_weights
 
 
 class BasicBlock(nn.Module):
@@ -81,15 +81,7 @@ class _Cifar18(nn.Module):
             self.bn = nn.BatchNorm2d(ch[3])
         self.linear = nn.Linear(ch[3], num_classes)
         self.feature_dim = ch[3]
-        # The engine's initialization (and wrn.py's): Kaiming-normal fan-out convolutions, unit BN, zero biases.
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.zeros_(m.bias)
+        init_weights(self)  # the engine's initialization, as wrn.py's
 
     def features(self, x):
         """x: [B, C, H, W] pixels in [0, 1] -> [B, 8w] pooled penultimate features."""

@@ -22,6 +22,18 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
+def init_weights(model):
+    """The project's initialization (the engine's too): Kaiming-normal fan-out convolutions, unit BN, zero biases."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            m.weight.data.fill_(1)
+            m.bias.data.zero_()
+        elif isinstance(m, nn.Linear):
+            m.bias.data.zero_()
+
+
 class BasicBlock(nn.Module):
     """Pre-activation block: out = relu(bn1(x)); h = conv2(relu(bn2(conv1(out)))); shortcut + h."""
 
@@ -64,14 +76,7 @@ class WideResNet(nn.Module):
         self.bn1 = nn.BatchNorm2d(ch[3])
         self.fc = nn.Linear(ch[3], num_classes)
         self.feature_dim = ch[3]
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                m.weight.data.fill_(1)
-                m.bias.data.zero_()
-            elif isinstance(m, nn.Linear):
-                m.bias.data.zero_()
+        init_weights(self)
 
     def features(self, x):
         """x: [B, 3, H, W] pixels in [0, 1] -> [B, C] pooled penultimate features."""

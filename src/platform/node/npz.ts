@@ -1,13 +1,11 @@
 /**
  * Node reader for NumPy .npy / .npz files (the shared Trojan trigger ships as an .npz).
  *
- * An .npz is a zip archive of .npy files. The zip reader here walks the central directory and inflates entries
- * stored with method 0 (stored) or 8 (deflate, via node:zlib); zip64, encryption and multi-disk archives are
- * refused with a clear error. The .npy parser supports format versions 1-3, C order, little-endian or
- * byte-order-free numeric dtypes.
+ * An .npz is a zip archive of .npy files (read with src/engine/io/zip.ts). The .npy parser supports format
+ * versions 1-3, C order, little-endian or byte-order-free numeric dtypes.
  */
 import { readFile } from 'node:fs/promises';
-import { inflateRawSync } from 'node:zlib';
+import { readZip } from '../../engine/io/zip';
 
 /** The typed arrays an .npy can decode to. */
 export type NpyData =
@@ -91,59 +89,17 @@ export function parseNpy(bytes: Uint8Array, name = '.npy'): NpyArray {
   return { dtype: descr, shape, data: new ctor(buffer) };
 }
 
-/** Extracts every file of a zip archive as name -> bytes. */
-export function unzip(bytes: Uint8Array, name = '.zip'): Map<string, Uint8Array> {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const fail = (msg: string): never => {
-    throw new Error(`${name}: ${msg}`);
-  };
-  // End of central directory: 22 bytes plus a comment of up to 65535, so search backwards for its signature.
-  let eocd = -1;
-  for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 65535); i--) {
-    if (view.getUint32(i, true) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) fail('not a zip archive (no end-of-central-directory record)');
-  const entries = view.getUint16(eocd + 10, true);
-  const dirOffset = view.getUint32(eocd + 16, true);
-  if (entries === 0xffff || dirOffset === 0xffffffff) fail('zip64 archives are not supported');
-  const files = new Map<string, Uint8Array>();
-  let p = dirOffset;
-  for (let e = 0; e < entries; e++) {
-    if (p + 46 > bytes.length || view.getUint32(p, true) !== 0x02014b50) fail(`corrupt central directory at entry ${e}`);
-    const flags = view.getUint16(p + 8, true);
-    const method = view.getUint16(p + 10, true);
-    const compSize = view.getUint32(p + 20, true);
-    const size = view.getUint32(p + 24, true);
-    const nameLen = view.getUint16(p + 28, true);
-    const extraLen = view.getUint16(p + 30, true);
-    const commentLen = view.getUint16(p + 32, true);
-    const local = view.getUint32(p + 42, true);
-    const entryName = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + nameLen));
-    p += 46 + nameLen + extraLen + commentLen;
-    if (flags & 1) fail(`entry ${entryName} is encrypted`);
-    if (local + 30 > bytes.length || view.getUint32(local, true) !== 0x04034b50) fail(`corrupt local header of ${entryName}`);
-    const dataStart = local + 30 + view.getUint16(local + 26, true) + view.getUint16(local + 28, true);
-    if (dataStart + compSize > bytes.length) fail(`entry ${entryName} is truncated`);
-    const raw = bytes.subarray(dataStart, dataStart + compSize);
-    let data: Uint8Array;
-    if (method === 0) data = raw;
-    else if (method === 8) data = new Uint8Array(inflateRawSync(raw));
-    else return fail(`entry ${entryName} uses compression method ${method} (only stored and deflate are supported)`);
-    if (data.length !== size) fail(`entry ${entryName} has ${data.length} bytes, the directory says ${size}`);
-    files.set(entryName, data);
-  }
-  return files;
-}
-
-/** Parses an .npz archive: array name (file name without ".npy") -> array. */
-export function parseNpz(bytes: Uint8Array, name = '.npz'): Map<string, NpyArray> {
+/** Parses an .npz archive (a zip of .npy files, read by the engine's zip reader): array name -> array. */
+export async function parseNpz(bytes: Uint8Array, name = '.npz'): Promise<Map<string, NpyArray>> {
   const arrays = new Map<string, NpyArray>();
-  for (const [file, data] of unzip(bytes, name)) {
-    if (!file.endsWith('.npy')) continue;
-    arrays.set(file.slice(0, -4), parseNpy(data, `${name}:${file}`));
+  try {
+    for (const entry of readZip(bytes)) {
+      if (entry.isDirectory || !entry.name.endsWith('.npy')) continue;
+      arrays.set(entry.name.slice(0, -4), parseNpy(await entry.read(), `${name}:${entry.name}`));
+    }
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new Error(msg.startsWith(name) ? msg : `${name}: ${msg}`);
   }
   return arrays;
 }

@@ -62,7 +62,7 @@ export function DataPicker() {
           <div role="status" className="progress">
             Decoding images: {progress.done.toLocaleString('en')} / {progress.total.toLocaleString('en')}
             <progress max={progress.total} value={progress.done} />
-            <button type="button" onClick={() => void cancelImport()}>Cancel</button>
+            <button type="button" data-testid="cancel-import" onClick={() => void cancelImport()}>Cancel</button>
           </div>
         )}
         <button type="button" disabled={running || !!progress} onClick={() => void loadDemoData()}>Back to the demo data (2,500 CIFAR-10 images)</button>
