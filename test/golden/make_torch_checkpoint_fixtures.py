@@ -1,7 +1,7 @@
 """Writes the torch.save fixtures that test/engine/io/torchCheckpoint.test.ts reads.
 
 Run: /usr/bin/python3 test/golden/make_torch_checkpoint_fixtures.py
-(Debian's python3 with python3-torch 1.13; the outputs are committed, so the tests need no Python.)
+(Debian's python3 with python3-torch 1.13 and python3-numpy; the outputs are committed, so the tests need no Python.)
 
 Files under test/golden/fixtures/torch/:
   state_dict_zip.pth          a small state_dict (conv, bn with num_batches_tracked, linear, a Parameter, tensors
@@ -16,6 +16,14 @@ Files under test/golden/fixtures/torch/:
   malicious_os_system.pth     a zip checkpoint whose pickle calls os.system (posix.system) when unpickled by
                               Python: the reader must refuse it without running anything. The command would only
                               create /tmp/mcldef-pwned-by-fixture, which the test checks is absent.
+  numpy_extras_zip.pth        {'net': sd, 'acc': numpy.float64(93.5), 'epoch': 7, 'hist': numpy.array([1.0, 2.0])},
+                              as training scripts save a best checkpoint (numpy.core.multiarray.scalar/_reconstruct,
+                              numpy.dtype, numpy.ndarray and _codecs.encode in the pickle)
+  numpy_extras_legacy.pth     the same, legacy format
+  malicious_numpy_scalar.pth  {'net': {'w': zeros(2)}, 'acc': a numpy.float64 scalar whose raw bytes are the result of
+                              os.system(...), 'epoch': 7}: numpy-looking, yet Python's unpickler would run the command
+  malicious_numpy_object_array.pth
+                              {'net': {'w': zeros(2)}, 'hist': a numpy object array whose one item runs os.system}
   truncated_zip.pth           state_dict_zip.pth cut to its first 60%
   truncated_legacy.pth        state_dict_legacy.pth without its last 30 bytes (the last storage is short)
   expected.json               {key: {dtype, shape, values}} of the state_dict; values are the float32 (or int)
@@ -25,6 +33,7 @@ import collections
 import json
 import os
 
+import numpy
 import torch
 from torch import nn
 
@@ -46,6 +55,26 @@ class Evil:
 
     def __reduce__(self):
         return (os.system, (f"touch {PWNED_MARKER}",))
+
+
+class EvilBytes:
+    """Stands where a numpy scalar's raw bytes belong; unpickling it in Python runs a shell command."""
+
+    def __reduce__(self):
+        return (os.system, (f"touch {PWNED_MARKER}",))
+
+
+class EvilScalar:
+    """Pickles exactly as numpy.float64 does (numpy.core.multiarray.scalar(dtype('f8'), data)), but data is EvilBytes."""
+
+    def __reduce__(self):
+        return (numpy.core.multiarray.scalar, (numpy.dtype("f8"), EvilBytes()))
+
+
+def evil_object_array():
+    a = numpy.empty(1, dtype=object)
+    a[0] = Evil()
+    return a
 
 
 def state_dict():
@@ -98,6 +127,11 @@ def main():
     torch.manual_seed(1)
     torch.save(TinyNet(), path("whole_module.pth"))
     torch.save({"state_dict": {"w": torch.zeros(2)}, "payload": Evil()}, path("malicious_os_system.pth"))
+    best = {"net": sd, "acc": numpy.float64(93.5), "epoch": 7, "hist": numpy.array([1.0, 2.0])}
+    torch.save(best, path("numpy_extras_zip.pth"))
+    torch.save(best, path("numpy_extras_legacy.pth"), _use_new_zipfile_serialization=False)
+    torch.save({"net": {"w": torch.zeros(2)}, "acc": EvilScalar(), "epoch": 7}, path("malicious_numpy_scalar.pth"))
+    torch.save({"net": {"w": torch.zeros(2)}, "hist": evil_object_array()}, path("malicious_numpy_object_array.pth"))
     with open(path("state_dict_zip.pth"), "rb") as f:
         data = f.read()
     with open(path("truncated_zip.pth"), "wb") as f:

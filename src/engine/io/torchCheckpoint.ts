@@ -5,7 +5,9 @@
  * and the legacy format (_use_new_zipfile_serialization=False: magic-number pickle, protocol-version pickle,
  * sys_info pickle, the main pickle, a pickle list of storage keys, then per storage an int64 element count and
  * its raw bytes). The pickles go through io/pickle.ts, which never executes anything and resolves only the globals
- * a state_dict needs; a whole pickled nn.Module or a booby-trapped file is refused with a message saying so.
+ * a state_dict needs, plus data-only stand-ins for numpy scalars and arrays kept beside the weights (best accuracy,
+ * histories: they only ever appear in `extras`); a whole pickled nn.Module or a booby-trapped file is refused with a
+ * message saying so.
  *
  * Tensors come back as NamedTensor: float dtypes as Float32Array data with the stored dtype kept as the label
  * (F32, F64, F16, BF16: float64 values are rounded to float32); int64 as 'I64' and int32 as 'I32' in Int32Array
@@ -13,7 +15,19 @@
  * as contiguous row-major copies, whatever their storage offset and strides.
  */
 import type { StateDict } from '../model/torchWeights';
-import { PickleRefusedError, PickleWriter, PyGlobal, describe, unpickle, type AllowList, type AllowedGlobal } from './pickle';
+import {
+  NUMPY_GLOBALS,
+  NumpyArray,
+  NumpyDtype,
+  NumpyScalar,
+  PickleRefusedError,
+  PickleWriter,
+  PyGlobal,
+  describe,
+  unpickle,
+  type AllowList,
+  type AllowedGlobal,
+} from './pickle';
 import type { NamedTensor } from './safetensors';
 import { looksLikeZip, readZip, writeZip, type ZipEntry } from './zip';
 
@@ -24,7 +38,11 @@ export interface TorchCheckpoint {
   format: 'zip' | 'legacy';
   /** Where the state_dict sat: 'top-level', or the key path to it ('state_dict', 'model', 'net', 'model.state_dict', ...). */
   container: string;
-  /** The checkpoint's other top-level entries (epoch, accuracy, ...) as JSON-like values for display; tensors summarized. */
+  /**
+   * The checkpoint's other top-level entries (epoch, accuracy, ...) as JSON-like values for display; tensors
+   * summarized. numpy scalars show as their number, small numpy arrays as nested lists (like tolist()), others as
+   * a description ('ndarray float64 [100, 10]', 'numpy <U5 scalar').
+   */
   extras: Record<string, unknown>;
 }
 
@@ -114,9 +132,10 @@ const passTensor = (args: unknown[]): unknown => {
   return args[0];
 };
 
-/** The globals a state_dict checkpoint needs, and nothing else. */
+/** The globals a state_dict checkpoint needs, the numpy data stand-ins, and nothing else. */
 const TORCH_GLOBALS: AllowList = (() => {
   const g: Record<string, AllowedGlobal> = {
+    ...NUMPY_GLOBALS,
     'collections.OrderedDict': {
       call: (args) => {
         const m = new Map<unknown, unknown>();
@@ -133,7 +152,8 @@ const TORCH_GLOBALS: AllowList = (() => {
   for (const name of Object.keys(STORAGES)) g[`torch.${name}`] = {};
   return g;
 })();
-const ALLOWED_TEXT = 'collections.OrderedDict, torch._utils._rebuild_tensor(_v2), torch._utils._rebuild_parameter(_with_state), torch.Size and torch.<Float|Double|Half|BFloat16|Long|Int|Short|Char|Byte|Bool>Storage';
+const ALLOWED_TEXT =
+  'collections.OrderedDict, torch._utils._rebuild_tensor(_v2), torch._utils._rebuild_parameter(_with_state), torch.Size, torch.<Float|Double|Half|BFloat16|Long|Int|Short|Char|Byte|Bool>Storage, and numpy scalars and arrays as plain data (numpy.core.multiarray.scalar/_reconstruct, numpy.ndarray, numpy.dtype, _codecs.encode)';
 /**
  * Modules whose capitalized names are not model classes (system modules, and data classes that checkpoints carry
  * beside the weights, such as argparse.Namespace or numpy scalars), so a refusal there does not say "a whole model".
@@ -144,6 +164,10 @@ const isNotModel = (module: string): boolean => NOT_MODELS.has(module) || module
 /** Rewrites the unpickler's refusal in terms of checkpoints: a whole model, or a global nothing legitimate needs. */
 function explainRefusal(e: PickleRefusedError): Error {
   const m = e.module;
+  if (e.global === 'torch._utils._rebuild_tensor_v3') {
+    // torch >= 2.1 writes float32 & co. with _rebuild_tensor_v2; v3 only for dtypes without a legacy storage class.
+    return new Error('this checkpoint holds tensors of a newer dtype (float8, uint16/32/64: torch._utils._rebuild_tensor_v3), which this reader does not support; convert them to float32 before saving');
+  }
   if (m.startsWith('__torch__')) return new Error(`this file holds a TorchScript model (class ${e.global}); export its state_dict() with torch.save instead`);
   if (/^[A-Z]/.test(e.qualname) && !isNotModel(m)) {
     return new Error(`this file holds a whole pickled model (class ${e.global}); save model.state_dict() instead: torch.save(model.state_dict(), path)`);
@@ -270,6 +294,16 @@ function plain(v: unknown, depth = 0, seen = new Set<unknown>()): unknown {
   if (v instanceof TensorRef) return `tensor ${v.storage.kind.dtype} [${v.shape.join(', ')}]`;
   if (v instanceof PyGlobal) return `<${v.fullName}>`;
   if (v instanceof Uint8Array) return `<${v.length} bytes>`;
+  if (v instanceof NumpyDtype) return `dtype('${v.name}')`;
+  if (v instanceof NumpyScalar) return `numpy ${v.dtype.name} scalar`;
+  if (v instanceof NumpyArray) {
+    const dtype = v.dtype?.name ?? '?';
+    // Nested lists only for small arrays: no dimension above 32 (shape [1e9, 0] is empty), at most 8 dimensions.
+    const small = v.size <= 32 && v.shape.length <= 8 && v.shape.every((n) => n <= 32);
+    if (!v.values || !small || seen.has(v) || depth >= 3) return `ndarray ${dtype} [${v.shape.join(', ')}]`;
+    seen.add(v);
+    return plain(nest(v.values, v.shape), depth, seen);
+  }
   if (seen.has(v) || depth >= 3) return '…';
   seen.add(v);
   if (Array.isArray(v) || v instanceof Set) {
@@ -291,6 +325,14 @@ function plain(v: unknown, depth = 0, seen = new Set<unknown>()): unknown {
     return out;
   }
   return describe(v);
+}
+
+/** Row-major flat values as nested lists of the given shape (numpy's tolist()); a 0-d array is its one value. */
+function nest(values: readonly unknown[], shape: readonly number[]): unknown {
+  if (shape.length === 0) return values[0];
+  const [n, ...rest] = shape;
+  const step = rest.reduce((a, b) => a * b, 1);
+  return Array.from({ length: n }, (_, i) => nest(values.slice(i * step, (i + 1) * step), rest));
 }
 
 /** Counts tensors anywhere in a value (for the message when there is no state_dict). */

@@ -138,6 +138,67 @@ describe('readTorchCheckpoint: fixtures from torch 1.13', () => {
   });
 });
 
+describe('readTorchCheckpoint: numpy values beside the weights (fixtures from torch 1.13 + numpy 1.24)', () => {
+  it.each([
+    ['numpy_extras_zip.pth', 'zip'],
+    ['numpy_extras_legacy.pth', 'legacy'],
+  ])('%s: the state_dict loads, acc/epoch/hist show in extras', async (name, format) => {
+    const ck = await readTorchCheckpoint(fixture(name));
+    expect(ck.format).toBe(format);
+    expect(ck.container).toBe('net');
+    expect(ck.extras).toEqual({ acc: 93.5, epoch: 7, hist: [1, 2] });
+    expectFixtureValues(ck.stateDict); // exactly the fixture's tensors, nothing numpy among them
+  });
+
+  it.each([
+    ['malicious_numpy_scalar.pth', 'a numpy.float64 whose raw bytes come from os.system'],
+    ['malicious_numpy_object_array.pth', 'a numpy object array whose item runs os.system'],
+  ])('refuses %s (%s), and runs nothing', async (name) => {
+    if (existsSync(PWNED_MARKER)) rmSync(PWNED_MARKER); // left by someone loading the fixture in Python
+    await expect(readTorchCheckpoint(fixture(name))).rejects.toThrow(
+      /^refusing to load: the file references the Python global "posix\.system", which a state_dict never needs; only collections\.OrderedDict, .* and numpy scalars and arrays as plain data .* are allowed$/,
+    );
+    expect(existsSync(PWNED_MARKER)).toBe(false);
+  });
+
+  // numpy.ones((2, 2), 'f4') as pickle writes it (protocol 0 opcodes, which a protocol 2 pickle may contain)
+  const NDARRAY =
+    "cnumpy.core.multiarray\n_reconstruct\n(cnumpy\nndarray\n(I0\ntS'b'\ntR(I1\n(I2\nI2\ntcnumpy\ndtype\n(S'f4'\nI00\nI01\ntR(I3\nS'<'\nNNNI-1\nI-1\nI0\ntbI00\n" +
+    `c_codecs\nencode\n(V${'\\u0000\\u0000\\u0080?'.repeat(4)}\nS'latin1'\ntRtb`;
+  /** {..., name: numpy array}: `head` writes the dict's first items, NDARRAY its last value. */
+  const withArray = (head: (w: PickleWriter) => void, name: string): Uint8Array => {
+    const w = new PickleWriter().proto(2).emptyDict().mark();
+    head(w);
+    const start = w.str(name).finish();
+    const tail = Uint8Array.from(NDARRAY, (c) => c.charCodeAt(0));
+    return Uint8Array.from([...start.subarray(0, -1), ...tail, 0x75, 0x2e]); // ... SETITEMS STOP
+  };
+
+  it('numpy arrays never become state_dict tensors', async () => {
+    // {'w': tensor, 'conv.weight': ndarray}: only the tensor is a tensor; the array is shown as data
+    const pkl = withArray((w) => writeTensor(w.str('w'), { key: '0', numel: 2, offset: 0, size: [2], stride: [1] }), 'conv.weight');
+    const ck = await readTorchCheckpoint(writeZip([{ name: 'a/data.pkl', data: pkl }, { name: 'a/data/0', data: new Uint8Array(Float32Array.of(1.5, -2).buffer) }]));
+    expect([...ck.stateDict.keys()]).toEqual(['w']);
+    expect(ck.extras).toEqual({ 'conv.weight': [[1, 1], [1, 1]] });
+    // a large or oddly shaped array is described, not listed (shape [1e9, 0] holds nothing but would nest 1e9 lists)
+    const wide = withArray((w) => writeTensor(w.str('w'), { key: '0', numel: 2, offset: 0, size: [2], stride: [1] }), 'empty');
+    const text = String.fromCharCode(...wide).replace('(I2\nI2\nt', '(I1000000000\nI0\nt').replace(`(V${'\\u0000\\u0000\\u0080?'.repeat(4)}\n`, '(V\n');
+    const odd = await readTorchCheckpoint(writeZip([{ name: 'a/data.pkl', data: Uint8Array.from(text, (c) => c.charCodeAt(0)) }, { name: 'a/data/0', data: new Uint8Array(8) }]));
+    expect(odd.extras).toEqual({ empty: 'ndarray float32 [1000000000, 0]' });
+    // {'conv.weight': ndarray} alone holds no tensors
+    await expect(readTorchCheckpoint(writeZip([{ name: 'a/data.pkl', data: withArray(() => undefined, 'conv.weight') }]))).rejects.toThrow(
+      'the checkpoint holds no tensors (it is a dict with keys conv.weight)',
+    );
+  });
+
+  it('refuses _rebuild_tensor_v3 (torch 2.x uses it only for float8/uint16-64 tensors), saying why', async () => {
+    const w = new PickleWriter().proto(2).emptyDict().mark().str('w').global('torch._utils', '_rebuild_tensor_v3').tuple(0).reduce().setItems();
+    await expect(readTorchCheckpoint(writeZip([{ name: 'a/data.pkl', data: w.finish() }]))).rejects.toThrow(
+      /tensors of a newer dtype \(float8, uint16\/32\/64: torch\._utils\._rebuild_tensor_v3\), which this reader does not support/,
+    );
+  });
+});
+
 describe('readTorchCheckpoint: what is not a checkpoint', () => {
   it.each([
     ['a PNG', Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]), /it is a PNG image/],
