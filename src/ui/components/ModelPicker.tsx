@@ -43,10 +43,12 @@ export function ModelPicker() {
       setFormError((e as Error).message);
       return;
     }
-    if (await uploadModel(files, options)) {
-      setFiles([]);
+    const submitted = files;
+    if (await uploadModel(submitted, options)) {
+      // Clear the picker, unless the user picked other files while this upload was still evaluating.
+      setFiles((cur) => (cur === submitted ? [] : cur));
       const input = document.querySelector<HTMLInputElement>('[data-testid="model-files"]');
-      if (input) input.value = '';
+      if (input && input.files?.[0] === submitted[0]?.file) input.value = '';
     }
   };
 
