@@ -36,6 +36,8 @@ export const purifyHelp = `mcldef purify --model DIR --clean DATA --test DATA --
   --batch N         batch size of both stages (default 64) --max-steps N    cap on steps per epoch (default none)
   --eval-size N     test images measured after each epoch (default 1000; 0: all)
   --seed S          seed of every random choice (default 0)
+  --inverted FILE   skip stage 1: use the trigger.json of an earlier run (or a bench:table trigger) for this model
+  --bn train|frozen BatchNorm of the purified model in MCLDef's stages 2-3 (default train, as the paper's code)
   --json            print report.json on stdout
 ${MODEL_OPTIONS_HELP}`;
 
@@ -56,6 +58,21 @@ export function maskStats(t: InvertedTrigger): Record<string, unknown> {
     box.right = Math.max(box.right, c);
   });
   return { l1: t.maskL1, mean: t.maskL1 / t.mask.length, max, pixelsAbove05: on, boxAbove05: on ? box : null };
+}
+
+/** Reads a trigger.json (written by `purify`, or by bench:table under triggers/) back into an InvertedTrigger. */
+export function readInvertedTrigger(file: string): InvertedTrigger {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`--inverted ${file}: ${(e as Error).message}`);
+  }
+  const { height: h, width: w, channels: c, target, mask, pattern } = raw as { height: number; width: number; channels: number; target: number; mask: number[]; pattern: number[] };
+  if (!Array.isArray(mask) || !Array.isArray(pattern) || mask.length !== h * w || pattern.length !== h * w * c || !Number.isInteger(target)) {
+    throw new Error(`--inverted ${file}: expected a trigger.json with target, height, width, channels, mask [H*W] and pattern [H*W*C]`);
+  }
+  return { ...(raw as unknown as InvertedTrigger), mask: Float32Array.from(mask), pattern: Float32Array.from(pattern) };
 }
 
 /** Steps a stage will take at most, for the progress bar. */
@@ -96,6 +113,8 @@ export async function runPurify(argv: string[]): Promise<void> {
     'max-steps': { type: 'string' },
     'eval-size': { type: 'string' },
     seed: { type: 'string' },
+    inverted: { type: 'string' },
+    bn: { type: 'string' },
     json: { type: 'boolean' },
   });
   const modelPath = required(values.model, 'model');
@@ -110,12 +129,13 @@ export async function runPurify(argv: string[]): Promise<void> {
   if (!(share > 0)) throw new UsageError('--clean-share must be in (0, 1]');
   const batch = intOption(values.batch, 'batch', 64, 1, 4096);
 
+  const preInverted = values.inverted ? readInvertedTrigger(values.inverted) : undefined;
   const loaded = await loadModel(modelPath, modelLoadOptions(values));
   const { model, manifest } = loaded;
   try {
     const numClasses = model.outputs[1].shape[1] as number;
     const given = values.target !== undefined ? intOption(values.target, 'target', 0, 0, numClasses - 1) : undefined;
-    const target = given ?? (values.detect ? undefined : manifest?.target);
+    const target = given ?? (values.detect ? undefined : preInverted?.target ?? manifest?.target);
     if (needsTrigger(method) && target === undefined && !values.detect) {
       throw new UsageError(`--method ${method} needs the target class: give --target N (or --detect), or use a model whose manifest names it`);
     }
@@ -151,6 +171,8 @@ export async function runPurify(argv: string[]): Promise<void> {
       evalSize: intOption(values['eval-size'], 'eval-size', 1000, 0),
       probePerClass: 0,
     };
+    if (values.bn !== undefined && values.bn !== 'train' && values.bn !== 'frozen') throw new UsageError(`--bn must be train or frozen, got "${values.bn}"`);
+    input.purifyBn = (values.bn as 'train' | 'frozen' | undefined) ?? 'train';
     const cfg = resolveConfig(input);
 
     const evalFull = async (label: string, m: tf.LayersModel): Promise<BackdoorEval> => {
@@ -195,7 +217,7 @@ export async function runPurify(argv: string[]): Promise<void> {
     };
     let result;
     try {
-      result = await driveDefense(runDefense(cfg, { model, clean, evalSet: test, trueTrigger: stamped, trueTarget: attack ? trueTarget : undefined, signal: controller.signal, yieldEvery: 0 }), onEvent);
+      result = await driveDefense(runDefense(cfg, { model, clean, evalSet: test, trueTrigger: stamped, trueTarget: attack ? trueTarget : undefined, signal: controller.signal, yieldEvery: 0, trigger: preInverted }), onEvent);
     } finally {
       process.off('SIGINT', onSigint);
     }

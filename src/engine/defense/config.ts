@@ -86,6 +86,11 @@ export interface DefenseConfig {
   augment: { padding: number; flip: boolean };
   /** MCLDef contrastive temperature t. */
   tau: number;
+  /**
+   * BatchNorm of the purified model in MCLDef's stages 2 and 3: 'train' (the paper's code: batch statistics, running
+   * averages updated from the triggered batches) or 'frozen' (running statistics of the backdoored model kept).
+   */
+  purifyBn: 'train' | 'frozen';
   inversion: InversionConfig;
   detection: DetectionConfig;
   /** MCLDef+ stage 3 (positive pairs only). Our choice: 10 epochs, lr 0.01 then 0.001 from epoch 5. */
@@ -121,6 +126,7 @@ export const DEFAULT_CONFIG: Readonly<DefenseConfig> = Object.freeze({
   maxStepsPerEpoch: 0,
   augment: { padding: 4, flip: true },
   tau: 0.5,
+  purifyBn: 'train',
   inversion: {
     lambda: 0.01,
     lr: 0.005,
@@ -185,6 +191,7 @@ export function resolveConfig(input: DefenseConfigInput = {}): DefenseConfig {
     check(s.values.length === s.milestones.length + 1 && s.values.every((v) => v >= 0), 'an lr schedule needs milestones.length + 1 non-negative values');
   }
   check(c.tau > 0, `tau must be > 0, got ${c.tau}`);
+  check(c.purifyBn === 'train' || c.purifyBn === 'frozen', `purifyBn must be 'train' or 'frozen', got "${c.purifyBn}"`);
   check(c.momentum >= 0 && c.momentum < 1 && c.weightDecay >= 0, 'momentum in [0, 1) and weightDecay >= 0');
   check(c.inversion.lambda >= 0 && c.inversion.lr > 0, 'inversion lambda >= 0 and lr > 0');
   check(nonNegInt(c.inversion.patience) && nonNegInt(c.inversion.maxSteps) && nonNegInt(c.inversion.snapshotEvery), 'inversion patience, maxSteps, snapshotEvery >= 0');

@@ -30,8 +30,12 @@ export function mclBatchLoss(purified: tf.LayersModel, backdoored: tf.LayersMode
   });
 }
 
-/** Stage 2 loss for the training loop: frozen-model features prepared outside the tape. */
-export function mclStageLoss(purified: tf.LayersModel, backdoored: tf.LayersModel, trigger: TriggerTensors, tau: number): StageLoss {
+/**
+ * Stage 2 loss for the training loop: frozen-model features prepared outside the tape.
+ * @param bnTraining f_p's BatchNorm mode: true (the paper's code: batch statistics, running averages updated from
+ *   the triggered batches) or false (running statistics kept from the backdoored model; an experiment option)
+ */
+export function mclStageLoss(purified: tf.LayersModel, backdoored: tf.LayersModel, trigger: TriggerTensors, tau: number, bnTraining = true): StageLoss {
   return {
     prepare: (x) => {
       const xHat = trigger.apply(x);
@@ -39,7 +43,7 @@ export function mclStageLoss(purified: tf.LayersModel, backdoored: tf.LayersMode
       return [xHat, zPos, zNeg];
     },
     loss: (_x, _y, [xHat, zPos, zNeg]) => {
-      const z = forward(purified, xHat as tf.Tensor4D, true).features;
+      const z = forward(purified, xHat as tf.Tensor4D, bnTraining).features;
       const r = mclLoss(z, zPos as tf.Tensor2D, zNeg as tf.Tensor2D, tau);
       return { loss: r.loss, parts: { sPos: r.sPos, sNeg: r.sNeg } };
     },
@@ -47,14 +51,14 @@ export function mclStageLoss(purified: tf.LayersModel, backdoored: tf.LayersMode
 }
 
 /** MCLDef+ stage 3 loss: positive pairs only, mean 1 - cos(f_p(x^), f_b(x)). */
-export function positiveStageLoss(purified: tf.LayersModel, backdoored: tf.LayersModel, trigger: TriggerTensors): StageLoss {
+export function positiveStageLoss(purified: tf.LayersModel, backdoored: tf.LayersModel, trigger: TriggerTensors, bnTraining = true): StageLoss {
   return {
     prepare: (x) => {
       const xHat = trigger.apply(x);
       return [xHat, forward(backdoored, x, false).features];
     },
     loss: (_x, _y, [xHat, zPos]) => {
-      const z = forward(purified, xHat as tf.Tensor4D, true).features;
+      const z = forward(purified, xHat as tf.Tensor4D, bnTraining).features;
       const r = positivePairLoss(z, zPos as tf.Tensor2D);
       return { loss: r.loss, parts: { sPos: r.sPos } };
     },

@@ -178,8 +178,8 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
     if (wantsTrigger && !trig) {
       // Detection found nothing to purify against: the result is an unchanged copy.
     } else if (cfg.method === 'mcldef' || cfg.method === 'mcldef+') {
-      yield* train('purify', p, cfg.epochs, cfg.lr, mclStageLoss(p, model, trig!, cfg.tau), true);
-      if (cfg.method === 'mcldef+') yield* train('correct', p, cfg.plus.epochs, cfg.plus.lr, positiveStageLoss(p, model, trig!), true);
+      yield* train('purify', p, cfg.epochs, cfg.lr, mclStageLoss(p, model, trig!, cfg.tau, cfg.purifyBn === 'train'), true);
+      if (cfg.method === 'mcldef+') yield* train('correct', p, cfg.plus.epochs, cfg.plus.lr, positiveStageLoss(p, model, trig!, cfg.purifyBn === 'train'), true);
     } else if (cfg.method === 'nc') {
       yield* train('purify', p, cfg.epochs, cfg.lr, ncStageLoss(p, trig!, cfg.nc.triggerShare), true);
     } else if (cfg.method === 'ft') {
