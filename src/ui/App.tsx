@@ -3,6 +3,7 @@ import { BackendBadge } from './components/BackendBadge';
 import { Controls } from './components/Controls';
 import { DataPicker } from './components/DataPicker';
 import { Errors } from './components/Errors';
+import { HowItWorks } from './components/HowItWorks';
 import { ImageStrip } from './components/ImageStrip';
 import { InversionView } from './components/InversionView';
 import { ModelCard } from './components/ModelCard';
@@ -37,6 +38,7 @@ export function App() {
         <InversionView />
         <PurifyView />
         <ResultView />
+        <HowItWorks />
       </main>
       <footer className="muted">
         MCLDef: model-contrastive learning for backdoor defense (stage 1: Neural Cleanse trigger inversion; stage 2: contrastive purification).
