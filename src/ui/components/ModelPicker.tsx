@@ -67,7 +67,8 @@ export function ModelPicker() {
         <p className="explain">
           A TensorFlow.js model (model.json with its .bin files), a PyTorch checkpoint (.pth / .pt, as torch.save writes it, new or pre-1.6 format) of
           a WRN-d-k, ResNet-18 or PreAct-ResNet-18, or a .safetensors state_dict. PyTorch files are read by this page's own reader, which never runs code
-          from the file. Nothing leaves your computer.
+          from the file. Nothing leaves your computer. The mean and std below apply to PyTorch and safetensors files; a TF.js
+          model is used as it is, on pixels in [0, 1].
         </p>
         <div
           className={`dropzone${over ? ' over' : ''}`}
