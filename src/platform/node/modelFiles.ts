@@ -8,8 +8,7 @@ import path from 'node:path';
 import { writeSafetensors } from '../../engine/io/safetensors';
 import { writeTorchCheckpoint } from '../../engine/io/torchCheckpoint';
 import { architectureOf, stateDictFromModel } from '../../engine/model/architectures';
-import { loadModelFromFiles } from '../../worker/modelLoader';
-import type { UploadOptions } from '../../worker/protocol';
+import { modelFromFiles, type NormalizationOptions } from '../../engine/model/fromFiles';
 
 const WEIGHT_FILE = /\.(safetensors|pth|pt|ckpt|tar)$/i;
 import { artifactsFromFiles, modelFromArtifacts, modelToArtifacts } from '../../engine/model/io';
@@ -70,7 +69,7 @@ export function readArtifacts(modelJson: string): tf.io.ModelArtifacts {
  * state_dicts (default: the file's metadata, else CIFAR-10's).
  * @throws Error saying what was expected when nothing loadable is found
  */
-export async function loadModel(location: string, opts: UploadOptions = {}): Promise<LoadedModel> {
+export async function loadModel(location: string, opts: NormalizationOptions = {}): Promise<LoadedModel> {
   if (!fs.existsSync(location)) throw new Error(`model not found: ${location} does not exist`);
   const stat = fs.statSync(location);
   const dir = stat.isDirectory() ? location : path.dirname(location);
@@ -90,7 +89,7 @@ export async function loadModel(location: string, opts: UploadOptions = {}): Pro
   }
   if (!WEIGHT_FILE.test(file)) throw new Error(`unsupported model file ${file}: expected model.json, a .safetensors file or a PyTorch checkpoint (.pth, .pt)`);
   const b = fs.readFileSync(file);
-  const up = await loadModelFromFiles([{ name: path.basename(file), bytes: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer }], opts);
+  const up = await modelFromFiles([{ name: path.basename(file), bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength) }], opts);
   return { model: up.model, manifest, format: file.endsWith('.safetensors') ? 'safetensors' : 'pytorch', source: file, description: up.description };
 }
 

@@ -1,0 +1,79 @@
+/**
+ * A model from files as a user picks them (browser) or names them (CLI): model.json plus its shards (matched by
+ * base name), one PyTorch checkpoint (.pth/.pt/.ckpt: zip or legacy torch.save format, read by the project's safe
+ * reader), or one .safetensors state_dict, of a WRN-d-k, ResNet-18 or PreAct-ResNet-18. Pure: bytes in, a
+ * [features, logits] LayersModel out, so the page's worker and the Node CLI share it.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { readSafetensors } from '../io/safetensors';
+import { readTorchCheckpoint } from '../io/torchCheckpoint';
+import { ARCHITECTURES, architectureOf, modelFromStateDict } from './architectures';
+import { artifactsFromFiles, modelFromArtifacts, withFeatureOutputs } from './io';
+import type { KeyStyle } from './resnet';
+import type { StateDict } from './torchWeights';
+import { CIFAR_MEAN, CIFAR_STD } from './wrn';
+
+/** Input normalization for state_dicts (default: the file's metadata, else CIFAR-10's). */
+export interface NormalizationOptions {
+  mean?: number[];
+  std?: number[];
+}
+
+/** A model loaded from files, with what to tell the user about it. */
+export interface ModelFromFiles {
+  model: tf.LayersModel;
+  /** e.g. "PreAct-ResNet-18, 10 classes, 11.17 M parameters (PyTorch zip checkpoint, state_dict under 'net')". */
+  description: string;
+  /** 'wrn' | 'resnet18' | 'preactresnet18', or the TF.js model's name for other architectures. */
+  arch: string;
+  /** Key spellings of an uploaded state_dict (shortcut/downsample, linear/fc), for exporting it back alike. */
+  keys?: KeyStyle;
+}
+
+const TORCH_FILE = /\.(pth|pt|ckpt|tar|pkl)$/i;
+
+function stateDictModel(sd: StateDict, opts: NormalizationOptions, source: string): ModelFromFiles {
+  const loaded = modelFromStateDict(sd, { mean: opts.mean ?? CIFAR_MEAN, std: opts.std ?? CIFAR_STD });
+  return { model: loaded.model, description: `${loaded.description} (${source})`, arch: loaded.arch, keys: loaded.keys };
+}
+
+/**
+ * Loads a model from files (a manifest.json among them is ignored here; the app reads it).
+ * @throws Error saying what was expected when the files do not form a model
+ */
+export async function modelFromFiles(files: Array<{ name: string; bytes: ArrayBuffer | Uint8Array }>, opts: NormalizationOptions = {}): Promise<ModelFromFiles> {
+  const base = (n: string) => n.split(/[\\/]/).pop()!;
+  const byName = new Map(files.filter((f) => base(f.name) !== 'manifest.json').map((f) => [base(f.name), f.bytes instanceof Uint8Array ? f.bytes : new Uint8Array(f.bytes)]));
+  if (byName.size === 0) throw new Error('no files: pick model.json with its .bin weight files, a PyTorch .pth checkpoint, or a .safetensors file');
+  const modelJson = [...byName.keys()].find((n) => n.endsWith('.json'));
+  if (modelJson) {
+    const text = new TextDecoder().decode(byName.get(modelJson)!);
+    const model = withFeatureOutputs(await modelFromArtifacts(artifactsFromFiles(text, (p) => byName.get(base(p)), modelJson)));
+    const info = architectureOf(model);
+    const arch = info ? ARCHITECTURES[info.arch].label : model.name;
+    return { model, description: `${arch}, TensorFlow.js LayersModel (${modelJson})`, arch: info?.arch ?? model.name };
+  }
+  const torch = [...byName.keys()].filter((n) => TORCH_FILE.test(n));
+  const st = [...byName.keys()].filter((n) => n.endsWith('.safetensors'));
+  if (torch.length + st.length > 1) throw new Error(`several weight files (${[...torch, ...st].join(', ')}): pick one checkpoint at a time`);
+  if (torch.length === 1) {
+    const ck = await readTorchCheckpoint(byName.get(torch[0])!);
+    const where = ck.container === 'top-level' ? 'state_dict at the top level' : `state_dict under '${ck.container}'`;
+    return stateDictModel(ck.stateDict, opts, `PyTorch ${ck.format === 'zip' ? 'zip' : 'legacy (pre-1.6)'} checkpoint, ${where}`);
+  }
+  if (st.length === 1) {
+    const { tensors, metadata } = readSafetensors(byName.get(st[0])!);
+    const meta = (k: string) => {
+      try {
+        return metadata[k] ? (JSON.parse(metadata[k]) as number[]) : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    // Normalization recorded in the file (the zoo writes it) wins over the defaults, not over the caller's.
+    return stateDictModel(tensors, { mean: opts.mean ?? meta('mean'), std: opts.std ?? meta('std') }, 'safetensors state_dict');
+  }
+  const names = [...byName.keys()];
+  if (names.some((n) => n.endsWith('.bin'))) throw new Error(`weight shards (${names.join(', ')}) without their model.json: pick model.json together with its .bin files`);
+  throw new Error(`no model among ${names.join(', ')}: expected model.json with its .bin shards, a PyTorch checkpoint (.pth, .pt), or a .safetensors file`);
+}
