@@ -44,3 +44,13 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   fs.mkdirSync(artifactsDir, { recursive: true });
   await page.screenshot({ path: path.join(artifactsDir, `${name}.png`), fullPage: true });
 }
+
+/** Launches Chromium, opens the page at `url` and waits until the model's live BA shows (the page is ready). */
+export async function openReadyPage(url: string): Promise<{ browser: Browser; page: Page; log: string[] }> {
+  const browser = await launch();
+  const page = await browser.newPage({ viewport: { width: 1366, height: 1000 } });
+  const log = watchConsole(page);
+  await page.goto(url);
+  await page.getByTestId('live-eval').filter({ hasText: 'BA' }).waitFor({ timeout: 300_000 });
+  return { browser, page, log };
+}

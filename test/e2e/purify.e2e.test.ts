@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import fs from 'node:fs';
 import { readSafetensors } from '../../src/engine/io/safetensors';
 import { readTorchCheckpoint } from '../../src/engine/io/torchCheckpoint';
-import { launch, screenshot, watchConsole } from './browser';
+import { openReadyPage, screenshot } from './browser';
 
 const baseUrl = inject('baseUrl');
 // One inversion epoch over 10 clean images, one purification epoch, 20 evaluation images, 1 probe per class.
@@ -26,11 +26,7 @@ describe('Purify in the browser', () => {
   let page: Page;
   let log: string[];
   beforeAll(async () => {
-    browser = await launch();
-    page = await browser.newPage({ viewport: { width: 1366, height: 1000 } });
-    log = watchConsole(page);
-    await page.goto(baseUrl + TINY);
-    await page.getByTestId('live-eval').filter({ hasText: 'BA' }).waitFor({ timeout: 300_000 });
+    ({ browser, page, log } = await openReadyPage(baseUrl + TINY));
   });
   afterAll(async () => {
     await browser?.close();

@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { writeZip } from '../../src/engine/io/zip';
 import { repoRoot } from '../helpers/fixtures';
-import { launch, screenshot, watchConsole } from './browser';
+import { openReadyPage, screenshot } from './browser';
 import { pngBytes } from '../helpers/images';
 
 const baseUrl = inject('baseUrl');
@@ -32,11 +32,7 @@ describe('uploads', () => {
   let page: Page;
   let log: string[];
   beforeAll(async () => {
-    browser = await launch();
-    page = await browser.newPage({ viewport: { width: 1366, height: 1000 } });
-    log = watchConsole(page);
-    await page.goto(`${baseUrl}?evalSize=20&backend=wasm`);
-    await page.getByTestId('live-eval').filter({ hasText: 'BA' }).waitFor({ timeout: 300_000 });
+    ({ browser, page, log } = await openReadyPage(`${baseUrl}?evalSize=20&backend=wasm`));
   });
   afterAll(async () => {
     await browser?.close();
