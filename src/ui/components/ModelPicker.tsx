@@ -76,7 +76,7 @@ export function ModelPicker() {
           onDragLeave={() => setOver(false)}
           onDrop={(e) => { e.preventDefault(); setOver(false); void fromDrop(e.dataTransfer).then(setFiles); }}
         >
-          <input type="file" multiple data-testid="model-files" accept=".json,.bin,.pth,.pt,.ckpt,.tar,.safetensors" onChange={(e) => setFiles(fromInput(e.target.files))} />
+          <input type="file" multiple data-testid="model-files" aria-label="Model files" accept=".json,.bin,.pth,.pt,.ckpt,.tar,.safetensors" onChange={(e) => setFiles(fromInput(e.target.files))} />
           <span>{files.length ? files.map((f) => f.path).join(', ') : 'or drop the files here'}</span>
         </div>
         <label className="field"><span>Input mean (R, G, B)</span><input value={mean} onChange={(e) => setMean(e.target.value)} data-testid="upload-mean" /></label>
