@@ -42,7 +42,7 @@ export async function boot(): Promise<void> {
     reportError(e, 'This browser could not start any TensorFlow.js backend. Try a current Chrome, Edge or Firefox.');
     return;
   }
-  await Promise.all([loadDemoData(), loadZooModel()]);
+  await Promise.all([loadDemoData(), loadZooModel(undefined, false)]);
   await refreshBefore();
 }
 
@@ -62,8 +62,8 @@ export async function loadDemoData(): Promise<void> {
   }
 }
 
-/** Loads a zoo model by name (default: the index's default). */
-export async function loadZooModel(name?: string): Promise<void> {
+/** Loads a zoo model by name (default: the index's default), then (unless `refresh` is false) its live evaluation. */
+export async function loadZooModel(name?: string, refresh = true): Promise<void> {
   try {
     store.set({ busy: 'Loading the model' });
     const res = await fetch(siteUrl('models/index.json'));
@@ -82,9 +82,10 @@ export async function loadZooModel(name?: string): Promise<void> {
     const card = await engine().call('loadModel', {
       source: { kind: 'url', modelUrl: siteUrl(`${entry.path}model.json`), manifestUrl: siteUrl(`${entry.path}manifest.json`) },
     });
-    store.set({ card, stripAfter: null, evalAfter: null, run: null, ftSummary: null });
+    store.set({ card, stripBefore: null, stripAfter: null, evalBefore: null, evalAfter: null, run: null, ftSummary: null });
     // After an uploaded model of another shape the engine dropped the demo data: bring it back.
     if (hadOther) await loadDemoData();
+    if (refresh) await refreshBefore();
   } catch (e) {
     reportError(e, 'The built-in model could not be loaded. Build it with `npm run zoo:export -- badnets`, or upload a model.');
   } finally {

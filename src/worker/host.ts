@@ -190,8 +190,9 @@ export class EngineHost {
     let archName: string;
     let keys: KeyStyle | undefined;
     const opts = source.kind === 'files' ? source.options ?? {} : {};
+    let trojanPatch: Float32Array | null = null;
     if (source.kind === 'url') {
-      ({ model, manifest } = await loadModelFromUrl(source.modelUrl, source.manifestUrl));
+      ({ model, manifest, trojanPatch } = await loadModelFromUrl(source.modelUrl, source.manifestUrl));
       const info = architectureOf(model);
       archName = manifest?.arch ?? info?.arch ?? model.name;
       description = info ? `${ARCHITECTURES[info.arch].label}, built-in model` : model.name;
@@ -214,7 +215,8 @@ export class EngineHost {
     }
     let attack: Attack | null = null;
     const name = manifest?.attack?.name === 'none' ? manifest.attack.asrTrigger : manifest?.attack?.name ?? opts.attack;
-    if (name && isAttackName(name) && name !== 'trojan' && name !== 'mask') attack = getAttack(name);
+    if (name === 'trojan' && trojanPatch) attack = getAttack('trojan', { patch: trojanPatch });
+    else if (name && isAttackName(name) && name !== 'trojan' && name !== 'mask') attack = getAttack(name);
     // The current data must fit the new model; evaluation data of another size is dropped (the page reloads it).
     const [, h, w] = model.inputs[0].shape as number[];
     for (const role of ['clean', 'eval'] as const) {

@@ -16,7 +16,7 @@ export interface ZooManifest {
   attack?: { name: string; title?: string; description?: string; trigger?: string; asrTrigger?: string };
   target?: number;
   metrics?: { ba: number; asr: number; nClean: number };
-  files?: { preview?: string };
+  files?: { preview?: string; patch?: string };
 }
 
 async function fetchOk(url: string, what: string): Promise<Response> {
@@ -30,8 +30,8 @@ async function fetchOk(url: string, what: string): Promise<Response> {
   return res;
 }
 
-/** Loads a LayersModel (model.json + shards next to it) and its optional manifest from URLs. */
-export async function loadModelFromUrl(modelUrl: string, manifestUrl?: string): Promise<{ model: tf.LayersModel; manifest: ZooManifest | null }> {
+/** Loads a LayersModel (model.json + shards next to it), its optional manifest and a Trojan model's patch from URLs. */
+export async function loadModelFromUrl(modelUrl: string, manifestUrl?: string): Promise<{ model: tf.LayersModel; manifest: ZooManifest | null; trojanPatch: Float32Array | null }> {
   const text = await (await fetchOk(modelUrl, 'model')).text();
   const base = new URL('.', modelUrl);
   const parsed = JSON.parse(text) as { weightsManifest?: Array<{ paths: string[] }> };
@@ -41,8 +41,20 @@ export async function loadModelFromUrl(modelUrl: string, manifestUrl?: string): 
   }
   const model = await modelFromArtifacts(artifactsFromFiles(text, (p) => shards.get(p), modelUrl));
   let manifest: ZooManifest | null = null;
-  if (manifestUrl) manifest = (await (await fetchOk(manifestUrl, 'model manifest')).json()) as ZooManifest;
-  return { model, manifest };
+  let trojanPatch: Float32Array | null = null;
+  try {
+    if (manifestUrl) manifest = (await (await fetchOk(manifestUrl, 'model manifest')).json()) as ZooManifest;
+    // A Trojan model ships its additive patch (raw float32 [3, H, W], 0-255) so the page can stamp it.
+    if (manifest?.attack?.name === 'trojan' && manifest.files?.patch) {
+      const bytes = await (await fetchOk(new URL(manifest.files.patch, base).href, 'Trojan patch')).arrayBuffer();
+      if (bytes.byteLength % 4 !== 0) throw new Error(`the Trojan patch ${manifest.files.patch} has ${bytes.byteLength} bytes, not whole float32 values`);
+      trojanPatch = new Float32Array(bytes);
+    }
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return { model, manifest, trojanPatch };
 }
 
 /** Input normalization and class names the user set for an uploaded PyTorch state_dict (CIFAR-10 defaults). */

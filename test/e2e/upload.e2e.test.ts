@@ -126,4 +126,13 @@ describe('uploads', () => {
     expect(await page.getByTestId('clean-summary').textContent()).toBe(had);
     expect(await page.getByTestId('error').count()).toBe(errorsBefore + 1); // a cancel is not an error
   });
+
+  it('switches to another built-in model: the Trojan model brings its patch, so its ASR is measured', async () => {
+    await page.getByTestId('zoo-select').selectOption('trojan');
+    await page.getByTestId('model-description').filter({ hasText: 'built-in' }).waitFor({ timeout: 120_000 });
+    await page.getByTestId('live-eval').filter({ hasText: /ASR [\d.]+%/ }).waitFor({ timeout: 300_000 });
+    const text = (await page.getByTestId('live-eval').textContent()) ?? '';
+    expect(Number(/ASR ([\d.]+)%/.exec(text)?.[1]), text).toBeGreaterThan(80);
+    expect(await page.getByTestId('clean-summary').textContent()).toMatch(/2,500 images/); // the demo data is back
+  });
 });

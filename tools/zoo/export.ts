@@ -24,7 +24,8 @@ import { evaluateBackdoor, predict } from '../../src/engine/metrics';
 import { wrnFromStateDict } from '../../src/engine/model/torchWeights';
 import { initNodeBackend } from '../../src/platform/node/backend';
 import { loadCifar10 } from '../../src/platform/node/cifar';
-import { attackFromName } from '../../src/platform/node/data';
+import { attackFromName, defaultTrojanPatch } from '../../src/platform/node/data';
+import { loadTrojanPatch } from '../../src/platform/node/npz';
 import { saveModel } from '../../src/platform/node/modelFiles';
 import { repoRoot } from '../../src/platform/node/paths';
 import type { BackendName } from '../../src/platform/selectBackend';
@@ -32,6 +33,23 @@ import type { BackendName } from '../../src/platform/selectBackend';
 const TITLES: Record<string, string> = {
   badnets: 'BadNets', trojan: 'Trojan', blend: 'Blend', sig: 'SIG', cl: 'Label-consistent (CL)', clean: 'Clean (no backdoor)',
 };
+
+/** Why a model's schedule departs from the paper's 50 epochs without augmentation, or undefined when it does not. */
+function recipeNote(train: { epochs: number; device_name?: string; recipe: { augmentation: string } }): string | undefined {
+  if (train.epochs >= 50 && train.recipe.augmentation === 'none') return undefined;
+  const what = `${train.epochs} epochs${train.recipe.augmentation === 'none' ? '' : ' with crop+flip'} instead of the paper's 50 without augmentation`;
+  return train.device_name && train.device_name !== 'cpu'
+    ? `${what}: the recipe of the BadNets model (whose 50 epochs did not fit the CPU time), kept for the whole zoo`
+    : `${what} (CPU time)`;
+}
+
+/** Writes the shared Trojan patch as raw float32 [3, 32, 32] (CHW, 0-255) into the model folder; returns its name. */
+async function writeTrojanPatch(outDir: string): Promise<string> {
+  const file = 'trojan-patch.f32';
+  const patch = await loadTrojanPatch(defaultTrojanPatch());
+  fs.writeFileSync(path.join(outDir, file), new Uint8Array(patch.buffer, patch.byteOffset, patch.byteLength));
+  return file;
+}
 
 /** Writes a PNG strip: for `indices`, the clean image above its triggered copy, each enlarged `scale` times. */
 function triggerPreview(clean: Dataset, triggered: Dataset, indices: number[], file: string, scale = 4): void {
@@ -100,6 +118,7 @@ async function exportModel(name: string, test: Dataset): Promise<Record<string, 
   model.dispose();
 
   const info = ATTACK_INFO[attackName as keyof typeof ATTACK_INFO];
+  const patchFile = attackName === 'trojan' ? await writeTrojanPatch(outDir) : undefined;
   const manifest = {
     name,
     title: `WRN-16-1 · ${TITLES[train.attack] ?? train.attack}`,
@@ -113,7 +132,7 @@ async function exportModel(name: string, test: Dataset): Promise<Record<string, 
       : { name: attackName, title: info.title, kind: info.kind, trigger: info.trigger, description: info.description, params: train.attack_params },
     target,
     poisonRate: train.poison_rate,
-    recipe: { ...train.recipe, epochs: train.epochs, seed: train.seed, paperEpochs: 50, note: train.epochs < 50 ? `${train.epochs} epochs instead of the paper's 50 (CPU time)` : undefined },
+    recipe: { ...train.recipe, epochs: train.epochs, seed: train.seed, paperEpochs: 50, note: recipeNote(train) },
     training: { wallTimeS: train.wall_time_s, device: train.device_name, torch: train.torch },
     metrics: {
       ba: r.ba,
@@ -131,6 +150,8 @@ async function exportModel(name: string, test: Dataset): Promise<Record<string, 
       preview: 'trigger.png',
       previewIndices: preview,
       torchPredictions: 'torch-predictions.{clean,triggered}.u8: PyTorch argmax on the engine-decoded test set (triggered: every image stamped)',
+      // The Trojan patch travels with its model, so the page can stamp it (the shared .npz is not shipped).
+      patch: patchFile,
     },
   };
   fs.writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
