@@ -7,12 +7,14 @@ import { initNodeBackend } from '../platform/node/backend';
 import type { BackendName } from '../platform/selectBackend';
 import { UsageError } from './args';
 import { convertHelp, runConvert } from './commands/convert';
+import { detectHelp, runDetect } from './commands/detect';
 import { evalHelp, runEval } from './commands/eval';
 import { purifyHelp, runPurify } from './commands/purify';
 
 const commands: Record<string, { help: string; run: (argv: string[]) => Promise<void> }> = {
   eval: { help: evalHelp, run: runEval },
   purify: { help: purifyHelp, run: runPurify },
+  detect: { help: detectHelp, run: runDetect },
   convert: { help: convertHelp, run: runConvert },
 };
 

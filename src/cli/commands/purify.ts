@@ -3,16 +3,15 @@ import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { poisonTestSet } from '../../engine/attacks/poison';
-import { classBalancedSplit, type Dataset, subset } from '../../engine/data/dataset';
 import { DEFENSE_METHODS, type DefenseConfigInput, type DefenseMethod, needsTrigger, resolveConfig } from '../../engine/defense/config';
 import type { DefenseEvent, DefenseStage, InvertedTrigger } from '../../engine/defense/events';
 import { driveDefense, runDefense } from '../../engine/defense/run';
 import { type BackdoorEval, evaluateBackdoor } from '../../engine/metrics';
-import { createRng } from '../../engine/random';
 import { attackFromName, loadDataArg } from '../../platform/node/data';
 import { loadModel, type ModelManifest, saveModel } from '../../platform/node/modelFiles';
 import { intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required, UsageError } from '../args';
 import { ProgressBar } from '../progress';
+import { checkFits, loadCleanData } from './cleanData';
 
 export const purifyHelp = `mcldef purify --model DIR --clean DATA --test DATA --out DIR [--method NAME] [--target N | --detect] [options]
 
@@ -143,17 +142,11 @@ export async function runPurify(argv: string[]): Promise<void> {
     const attackName = values.attack ?? manifest?.attack?.name ?? 'none';
     const trueTarget = given ?? manifest?.target ?? 5;
 
-    const [, fitH, fitW] = model.inputs[0].shape as number[];
-    const fit = { height: fitH, width: fitW, classNames: manifest?.classNames, numClasses };
-    let clean = await loadDataArg(cleanPath, fit);
-    const cleanAll = clean.n;
-    if (share < 1) clean = subset(clean, classBalancedSplit(clean, share, createRng(seed).fork('clean-share')).selected);
-    const test = await loadDataArg(testPath, fit);
     const [, h, w] = model.inputs[0].shape as number[];
-    for (const [name, ds] of [['--clean', clean], ['--test', test]] as [string, Dataset][]) {
-      if (ds.height !== h || ds.width !== w) throw new Error(`${name} images are ${ds.height}x${ds.width} but the model expects ${h}x${w}`);
-      if (ds.classNames.length > numClasses) throw new Error(`${name} has ${ds.classNames.length} classes but the model has ${numClasses} outputs`);
-    }
+    const fit = { height: h, width: w, classNames: manifest?.classNames, numClasses };
+    const { clean, all: cleanAll } = await loadCleanData(cleanPath, fit, share, seed);
+    const test = await loadDataArg(testPath, fit);
+    checkFits(test, fit, '--test');
     if (trueTarget >= numClasses && attackName !== 'none') throw new UsageError(`the attack's target ${trueTarget} is not a class of this model`);
     const attack = attackName === 'none' ? null : await attackFromName(attackName, values.trigger);
     const stamped = attack ? poisonTestSet(test, attack, trueTarget) : undefined;

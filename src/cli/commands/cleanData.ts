@@ -1,0 +1,30 @@
+/** The defender's clean data for `purify` and `detect`: loaded, fitted to the model, optionally cut to a share. */
+import { classBalancedSplit, type Dataset, subset } from '../../engine/data/dataset';
+import { createRng } from '../../engine/random';
+import { loadDataArg } from '../../platform/node/data';
+
+/** What the data must fit: the model's input size, class count and (when known) class names. */
+export interface ModelFit {
+  height: number;
+  width: number;
+  numClasses: number;
+  classNames?: readonly string[];
+}
+
+/** Throws a clear error when a data set does not fit the model (image size, class count). */
+export function checkFits(ds: Dataset, fit: ModelFit, flag: string): void {
+  if (ds.height !== fit.height || ds.width !== fit.width) throw new Error(`${flag} images are ${ds.height}x${ds.width} but the model expects ${fit.height}x${fit.width}`);
+  if (ds.classNames.length > fit.numClasses) throw new Error(`${flag} has ${ds.classNames.length} classes but the model has ${fit.numClasses} outputs`);
+}
+
+/**
+ * Loads `--clean`, keeping a class-balanced share of it (share 1: all; 0.05: the paper's 5% of CIFAR-10 train),
+ * drawn with the run's seed. Resolves to the data and the size before the cut.
+ */
+export async function loadCleanData(arg: string, fit: ModelFit, share: number, seed: number): Promise<{ clean: Dataset; all: number }> {
+  let clean = await loadDataArg(arg, { height: fit.height, width: fit.width, classNames: fit.classNames ? [...fit.classNames] : undefined, numClasses: fit.numClasses });
+  const all = clean.n;
+  if (share < 1) clean = subset(clean, classBalancedSplit(clean, share, createRng(seed).fork('clean-share')).selected);
+  checkFits(clean, fit, '--clean');
+  return { clean, all };
+}

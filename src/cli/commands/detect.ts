@@ -1,0 +1,150 @@
+/** `mcldef detect`: Neural Cleanse target detection on its own (is this model backdoored, and towards which class?). */
+import * as tf from '@tensorflow/tfjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { resolveConfig } from '../../engine/defense/config';
+import { RunControl } from '../../engine/defense/control';
+import { detectTarget, type DetectionOutcome } from '../../engine/defense/detect';
+import type { DefenseEvent } from '../../engine/defense/events';
+import { createRng } from '../../engine/random';
+import { loadModel } from '../../platform/node/modelFiles';
+import { intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required, UsageError } from '../args';
+import { ProgressBar } from '../progress';
+import { loadCleanData } from './cleanData';
+import { maskStats } from './purify';
+
+export const detectHelp = `mcldef detect --model DIR --clean DATA [--epochs N] [--out DIR] [options]
+
+  Neural Cleanse target detection: inverts a trigger for every class, then flags the class whose mask is
+  abnormally small (anomaly index |L1 - median| / (1.4826 * MAD) above the threshold, below the median).
+  Prints each class's mask L1, anomaly index and the attack rate of its trigger, and the verdict.
+  --model      folder with model.json, or a .pth/.pt/.safetensors state_dict (see mcldef purify --help)
+  --clean      the defender's clean data: image folder or .zip, .mcld shard, or cifar10:train
+  --clean-share F   use a class-balanced share F in (0, 1] of --clean
+  --epochs N        inversion epochs per class (default 10; the full inversion uses 100)
+  --max-steps N     cap on inversion steps per class (default none)
+  --batch N         inversion batch size (default 64)
+  --threshold X     anomaly index above which a class is flagged (default 2)
+  --seed S          seed (default 0; the same seed in purify --detect gives the same triggers)
+  --out DIR         write report.json (every class) and trigger.json (the flagged class's trigger, else the
+                    smallest mask's; usable as purify --inverted)
+  --json            print report.json on stdout
+${MODEL_OPTIONS_HELP}`;
+
+/** Runs `mcldef detect`. */
+export async function runDetect(argv: string[]): Promise<void> {
+  const { values } = parse(argv, {
+    ...MODEL_OPTIONS,
+    model: { type: 'string' },
+    clean: { type: 'string' },
+    'clean-share': { type: 'string' },
+    epochs: { type: 'string' },
+    'max-steps': { type: 'string' },
+    batch: { type: 'string' },
+    threshold: { type: 'string' },
+    seed: { type: 'string' },
+    out: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const modelPath = required(values.model, 'model');
+  const cleanPath = required(values.clean, 'clean');
+  const seed = intOption(values.seed, 'seed', 0, 0, 2 ** 32 - 1);
+  const share = numOption(values['clean-share'], 'clean-share', 1, 0, 1);
+  if (!(share > 0)) throw new UsageError('--clean-share must be in (0, 1]');
+  const batch = intOption(values.batch, 'batch', 64, 1, 4096);
+  const cfg = resolveConfig({
+    detect: true,
+    seed,
+    inversion: { batchSize: batch, snapshotEvery: 0 },
+    detection: {
+      epochs: intOption(values.epochs, 'epochs', 10, 1),
+      maxSteps: intOption(values['max-steps'], 'max-steps', 0, 0),
+      threshold: numOption(values.threshold, 'threshold', 2, 0),
+    },
+  });
+
+  const loaded = await loadModel(modelPath, modelLoadOptions(values));
+  const { model, manifest } = loaded;
+  try {
+    const numClasses = model.outputs[1].shape[1] as number;
+    const [, height, width] = model.inputs[0].shape as number[];
+    const { clean, all } = await loadCleanData(cleanPath, { height, width, numClasses, classNames: manifest?.classNames }, share, seed);
+    const names = manifest?.classNames ?? clean.classNames;
+    const perClassSteps = cfg.detection.epochs * Math.ceil(clean.n / batch);
+    const stepsPerClass = cfg.detection.maxSteps > 0 ? Math.min(perClassSteps, cfg.detection.maxSteps) : perClassSteps;
+
+    const controller = new AbortController();
+    const onSigint = () => controller.abort(new Error('interrupted'));
+    process.once('SIGINT', onSigint);
+    const bar = new ProgressBar('detect', 'step');
+    let done = 0;
+    const t0 = performance.now();
+    let outcome: DetectionOutcome;
+    try {
+      const gen = detectTarget(model, clean, numClasses, cfg.inversion, cfg.detection, createRng(seed).fork('detect'), new RunControl(controller.signal, 0));
+      let next = await gen.next();
+      while (!next.done) {
+        const e: DefenseEvent = next.value;
+        if (e.type === 'inversion-step') {
+          bar.update(++done, numClasses * stepsPerClass, `class ${e.target} L1 ${e.maskL1.toFixed(1)}`);
+        } else if (e.type === 'detection-class') {
+          done = e.done * stepsPerClass;
+        }
+        next = await gen.next();
+      }
+      outcome = next.value;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const { report: r, triggers } = outcome;
+    const chosen = r.flagged ?? r.l1.indexOf(Math.min(...r.l1));
+    const report = {
+      command: 'detect',
+      model: loaded.source,
+      clean: { data: cleanPath, share, images: clean.n, of: all },
+      backend: tf.getBackend(),
+      seed,
+      budget: { epochsPerClass: cfg.detection.epochs, maxSteps: cfg.detection.maxSteps, batchSize: batch, lambda: cfg.inversion.lambda, lr: cfg.inversion.lr },
+      threshold: r.threshold,
+      median: r.median,
+      mad: r.mad,
+      flagged: r.flagged,
+      flaggedAll: r.flaggedAll,
+      flaggedName: r.flagged === null ? null : (names[r.flagged] ?? String(r.flagged)),
+      manifestTarget: manifest?.target ?? null,
+      classes: triggers.map((t, c) => ({ cls: c, name: names[c] ?? String(c), maskL1: t.maskL1, anomaly: r.anomaly[c], attackRate: t.attackRate, epochs: t.epochs, steps: t.steps, mask: maskStats(t) })),
+      seconds,
+    };
+    if (values.out) {
+      fs.mkdirSync(values.out, { recursive: true });
+      fs.writeFileSync(path.join(values.out, 'report.json'), JSON.stringify(report, null, 2));
+      const { mask, pattern, ...info } = triggers[chosen];
+      fs.writeFileSync(path.join(values.out, 'trigger.json'), JSON.stringify({ ...info, mask: Array.from(mask), pattern: Array.from(pattern) }));
+    }
+    if (values.json) {
+      process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      return;
+    }
+    console.log(`model   ${loaded.source} (${loaded.format}), ${numClasses} classes`);
+    console.log(`clean   ${cleanPath}: ${clean.n} images; ${cfg.detection.epochs} inversion epochs per class${cfg.detection.maxSteps ? ` (at most ${cfg.detection.maxSteps} steps)` : ''}`);
+    console.log('');
+    console.log('class                mask L1   anomaly   attack rate');
+    for (const c of report.classes) {
+      const mark = r.flaggedAll.includes(c.cls) ? '  <- flagged' : '';
+      console.log(`${String(c.cls).padStart(3)} ${c.name.padEnd(14).slice(0, 14)} ${c.maskL1.toFixed(2).padStart(9)} ${c.anomaly.toFixed(2).padStart(9)} ${(100 * c.attackRate).toFixed(1).padStart(11)}%${mark}`);
+    }
+    console.log('');
+    console.log(`median L1 ${r.median.toFixed(2)}, MAD ${r.mad.toFixed(2)}, threshold ${r.threshold}`);
+    if (r.flagged === null) {
+      console.log('verdict: no class flagged; the model looks clean at this budget');
+    } else {
+      const known = manifest?.target !== undefined ? ` (the manifest's target is ${manifest.target})` : '';
+      console.log(`verdict: backdoor suspected, target class ${r.flagged} "${report.flaggedName}" (anomaly index ${r.anomaly[r.flagged].toFixed(2)})${known}`);
+    }
+    console.log(`time    ${seconds.toFixed(1)} s on ${tf.getBackend()}`);
+    if (values.out) console.log(`wrote   ${path.join(values.out, 'report.json')}, trigger.json (class ${chosen})`);
+  } finally {
+    model.dispose();
+  }
+}
