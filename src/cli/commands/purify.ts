@@ -31,7 +31,7 @@ export const purifyHelp = `mcldef purify --model DIR --clean DATA --test DATA --
   --trigger    Trojan patch .npz (default: the shared trojan_square_cifar10.npz)
   --clean-share F   use a class-balanced share F in (0, 1] of --clean (0.05 = the paper's 5% of CIFAR-10 train)
   --epochs N        purification epochs (default 20)      --inv-epochs N   inversion epochs (default 100)
-  --det-epochs N    detection epochs per class (default 10)
+  --det-epochs N    detection epochs per class (default 10)   --det-lr X   detection's Adam lr (default 0.005)
   --batch N         batch size of both stages (default 64) --max-steps N    cap on steps per epoch (default none)
   --eval-size N     test images measured after each epoch (default 1000; 0: all)
   --seed S          seed of every random choice (default 0)
@@ -108,6 +108,7 @@ export async function runPurify(argv: string[]): Promise<void> {
     epochs: { type: 'string' },
     'inv-epochs': { type: 'string' },
     'det-epochs': { type: 'string' },
+    'det-lr': { type: 'string' },
     batch: { type: 'string' },
     'max-steps': { type: 'string' },
     'eval-size': { type: 'string' },
@@ -160,7 +161,7 @@ export async function runPurify(argv: string[]): Promise<void> {
       epochs: intOption(values.epochs, 'epochs', 20, 0),
       maxStepsPerEpoch: intOption(values['max-steps'], 'max-steps', 0, 0),
       inversion: { epochs: intOption(values['inv-epochs'], 'inv-epochs', 100, 1), batchSize: batch, snapshotEvery: 0 },
-      detection: { epochs: intOption(values['det-epochs'], 'det-epochs', 10, 1) },
+      detection: { epochs: intOption(values['det-epochs'], 'det-epochs', 10, 1), lr: values['det-lr'] === undefined ? null : numOption(values['det-lr'], 'det-lr', 0.005, 1e-6, 10) },
       evalSize: intOption(values['eval-size'], 'eval-size', 1000, 0),
       probePerClass: 0,
     };

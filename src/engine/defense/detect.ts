@@ -48,7 +48,7 @@ export interface DetectionOutcome {
 }
 
 /**
- * Inverts every class with the detection budget (`detection.epochs`, `detection.maxSteps`; the rest of the
+ * Inverts every class with the detection budget (`detection.epochs`, `detection.maxSteps`, `detection.lr`; the rest of the
  * inversion settings as given), emitting each inversion's events, a 'detection-class' per class and the
  * 'detection-result'.
  * @param rng detection's stream; class c inverts with rng.fork(c)
@@ -63,7 +63,7 @@ export async function* detectTarget(
   control: RunControl,
 ): AsyncGenerator<DefenseEvent, DetectionOutcome, void> {
   if (numClasses < 2) throw new Error(`detection needs at least 2 classes, the model has ${numClasses}`);
-  const budget: InversionConfig = { ...inversion, epochs: detection.epochs, maxSteps: detection.maxSteps };
+  const budget: InversionConfig = { ...inversion, epochs: detection.epochs, maxSteps: detection.maxSteps, lr: detection.lr ?? inversion.lr };
   const triggers: InvertedTrigger[] = [];
   for (let cls = 0; cls < numClasses; cls++) {
     const t = yield* invertTrigger(model, clean, cls, budget, rng.fork(cls), control);

@@ -128,10 +128,10 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
           yield { type: 'notice', message: 'detection flagged no class: the model looks clean' + (wantsTrigger ? '; nothing to purify' : '') };
         }
       }
-      // Reuse detection's trigger for the target when detection's budget was at least the full inversion's.
+      // Reuse detection's trigger for the target when detection's budget was at least the full inversion's (same lr).
       const d = cfg.detection;
       const inv = cfg.inversion;
-      const fullBudget = d.epochs >= inv.epochs && (d.maxSteps === 0 || (inv.maxSteps > 0 && d.maxSteps >= inv.maxSteps));
+      const fullBudget = d.epochs >= inv.epochs && (d.maxSteps === 0 || (inv.maxSteps > 0 && d.maxSteps >= inv.maxSteps)) && (d.lr ?? inv.lr) === inv.lr;
       if (wantsTrigger && target !== null && fullBudget && !trigger) trigger = outcome.triggers[target];
       yield end('detect');
     }
