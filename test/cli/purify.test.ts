@@ -66,21 +66,22 @@ describe('mcldef purify', () => {
     expect(reloaded.manifest?.defense).toMatchObject({ method: 'mcldef', target: 1, seed: 3 });
     reloaded.model.dispose();
 
-    // Stage 1 reused from that run's trigger.json, BatchNorm frozen.
+    // Stage 1 reused from that run's trigger.json, BatchNorm frozen, no augmentation.
     const again = path.join(tmp, 'again');
     const quiet = [vi.spyOn(console, 'log').mockImplementation(() => undefined), vi.spyOn(process.stderr, 'write').mockImplementation(() => true)];
     try {
       await runPurify(['--model', modelDir, '--clean', cleanDir, '--test', testDir, '--out', again, '--target', '1', '--attack', 'badnets', '--inverted', path.join(out, 'trigger.json'),
-        '--bn', 'frozen', '--epochs', '1', '--batch', '4', '--eval-size', '0', '--seed', '3']);
+        '--bn', 'frozen', '--augment', 'off', '--epochs', '1', '--batch', '4', '--eval-size', '0', '--seed', '3']);
     } finally {
       quiet.forEach((q) => q.mockRestore());
     }
     const r2 = JSON.parse(fs.readFileSync(path.join(again, 'report.json'), 'utf8'));
     expect(r2.timings.map((t: { stage: string }) => t.stage)).toEqual(['evaluate', 'purify']);
-    expect(r2).toMatchObject({ target: 1, config: { purifyBn: 'frozen' }, inversion: { target: 1, steps: 2 } });
+    expect(r2).toMatchObject({ target: 1, config: { purifyBn: 'frozen', augment: { padding: 0, flip: false } }, inversion: { target: 1, steps: 2 } });
     expect(tf.memory().numTensors).toBe(before);
     await expect(runPurify(['--model', modelDir, '--clean', cleanDir, '--test', testDir, '--out', again, '--inverted', path.join(tmp, 'nope.json')])).rejects.toThrow(/--inverted .*nope\.json/);
     await expect(runPurify(['--model', modelDir, '--clean', cleanDir, '--test', testDir, '--out', again, '--target', '1', '--bn', 'sideways'])).rejects.toThrow(/--bn must be train or frozen/);
+    await expect(runPurify(['--model', modelDir, '--clean', cleanDir, '--test', testDir, '--out', again, '--target', '1', '--augment', 'maybe'])).rejects.toThrow(/--augment must be on or off/);
   });
 
   it('explains usage errors', async () => {

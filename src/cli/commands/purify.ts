@@ -36,6 +36,8 @@ export const purifyHelp = `mcldef purify --model DIR --clean DATA --test DATA --
   --eval-size N     test images measured after each epoch (default 1000; 0: all)
   --seed S          seed of every random choice (default 0)
   --inverted FILE   skip stage 1: use the trigger.json of an earlier run (or a bench:table trigger) for this model
+  --augment on|off  random crop (4-pixel padding) + flip of the clean batches in every training stage (default on,
+                    as DESIGN states the paper's recipe; the authors' public code trains stage 2 without it)
   --bn train|frozen BatchNorm of the purified model in MCLDef's stages 2-3 (default train, as the paper's code)
   --json            print report.json on stdout
 ${MODEL_OPTIONS_HELP}`;
@@ -115,6 +117,7 @@ export async function runPurify(argv: string[]): Promise<void> {
     seed: { type: 'string' },
     inverted: { type: 'string' },
     bn: { type: 'string' },
+    augment: { type: 'string' },
     json: { type: 'boolean' },
   });
   const modelPath = required(values.model, 'model');
@@ -167,6 +170,8 @@ export async function runPurify(argv: string[]): Promise<void> {
     };
     if (values.bn !== undefined && values.bn !== 'train' && values.bn !== 'frozen') throw new UsageError(`--bn must be train or frozen, got "${values.bn}"`);
     input.purifyBn = (values.bn as 'train' | 'frozen' | undefined) ?? 'train';
+    if (values.augment !== undefined && values.augment !== 'on' && values.augment !== 'off') throw new UsageError(`--augment must be on or off, got "${values.augment}"`);
+    if (values.augment === 'off') input.augment = { padding: 0, flip: false };
     const cfg = resolveConfig(input);
 
     const evalFull = async (label: string, m: tf.LayersModel): Promise<BackdoorEval> => {
