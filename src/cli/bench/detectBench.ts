@@ -5,9 +5,9 @@
  *   npm run bench:detect -- [--models badnets,clean,...] [--epochs 2] [--lr 0.05] [--clean DATA] [--seed S]
  *                           [--out docs/bench] [--fresh]
  *
- * Each model's report goes to <out>/detect/<model>.json as soon as it is done; <out>/detect.md is rewritten from
- * all of them, so an interrupted run keeps what it finished and a re-run does only the missing models (reports
- * made with another budget are refused: use --fresh or another --out).
+ * Each model's report goes to <out>/detect/<budget>/<model>.json (budget: e<epochs>-lr<lr>[-s<seed>]) as soon as it
+ * is done, and <out>/detect.md is rewritten with one table per budget found there, so budgets sit side by side, an
+ * interrupted run keeps what it finished and a re-run does only the missing models (--fresh redoes the budget).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -46,17 +46,32 @@ interface DetectReport {
 const fmt = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : String(v));
 
 /** detect.md from the per-model reports (in zoo order). */
-export function renderDetect(entries: Array<{ model: ZooEntry; report: DetectReport }>, command: string, machine: string): string {
+export interface DetectSection {
+  command: string;
+  entries: Array<{ model: ZooEntry; report: DetectReport }>;
+}
+
+/** detect.md: one section per budget. */
+export function renderDetect(sections: DetectSection[], machine: string): string {
+  const lines = ['# Target detection (Neural Cleanse) on the shipped models', ''];
+  lines.push(
+    'A class is flagged when its mask L1 is below the median and its anomaly index |L1 - median| / (1.4826 * MAD) exceeds 2; the verdict names the most anomalous one.',
+    `Re-running a command resumes it (only missing models run). Machine: ${machine}.`,
+    '',
+  );
+  for (const section of sections) lines.push(...renderSection(section));
+  return lines.join('\n');
+}
+
+function renderSection({ command, entries }: DetectSection): string[] {
   const lines: string[] = [];
   const b = entries[0]?.report.budget;
-  lines.push('# Target detection (Neural Cleanse) on the shipped models', '');
-  lines.push(`Command: \`${command}\` (re-running it resumes: only missing models run).`, '');
   if (b) {
+    lines.push(`## ${b.epochsPerClass} inversion epochs per class, Adam lr ${b.lr}`, '');
+    lines.push(`Command: \`${command}\``, '');
     lines.push(
-      `Budget per class: ${b.epochsPerClass} inversion epochs, Adam lr ${b.lr}, batch ${b.batchSize}, lambda ${b.lambda}` +
+      `Budget per class: ${b.epochsPerClass} epochs, Adam lr ${b.lr}, batch ${b.batchSize}, lambda ${b.lambda}` +
         `${b.maxSteps ? `, at most ${b.maxSteps} steps` : ''}; clean data \`${entries[0].report.clean.data}\` (${entries[0].report.clean.images} images); seed ${entries[0].report.seed}.`,
-      `A class is flagged when its mask L1 is below the median and its anomaly index |L1 - median| / (1.4826 * MAD) exceeds 2; the verdict names the most anomalous one.`,
-      `Machine: ${machine}.`,
       '',
     );
   }
@@ -73,16 +88,23 @@ export function renderDetect(entries: Array<{ model: ZooEntry; report: DetectRep
     const t = model.target !== undefined && backdoored ? r.classes[model.target] : null;
     lines.push(`| ${model.name} | ${attack} | ${backdoored ? model.target : '-'} | ${flagged} | ${verdict} | ${t ? `${fmt(t.maskL1, 1)} / ${fmt(r.median, 1)}` : '-'} | ${formatDuration(r.seconds)} |`);
   }
-  lines.push('', '## Mask L1 per class', '');
+  lines.push('', 'Mask L1 per class (bold: flagged):', '');
   const n = Math.max(0, ...entries.map((e) => e.report.classes.length));
   lines.push(`| model | ${Array.from({ length: n }, (_, c) => String(c)).join(' | ')} |`);
   lines.push(`|---|${'---|'.repeat(n)}`);
   for (const { model, report: r } of entries) {
     lines.push(`| ${model.name} | ${r.classes.map((c) => (r.flaggedAll.includes(c.cls) ? `**${fmt(c.maskL1, 1)}**` : fmt(c.maskL1, 1))).join(' | ')} |`);
   }
-  lines.push('', 'Bold: flagged. Each model\'s full report (anomaly indices, attack rates, mask statistics) is in `detect/<model>.json`.', '');
-  return lines.join('\n');
+  lines.push('', `Each model's full report (anomaly indices, attack rates, mask statistics): \`detect/${budgetTag(b!.epochsPerClass, b!.lr, entries[0].report.seed)}/<model>.json\`.`, '');
+  return lines;
 }
+
+/** The folder name of a budget under <out>/detect/. */
+export function budgetTag(epochs: number, lr: number, seed: number): string {
+  return `e${epochs}-lr${lr}${seed ? `-s${seed}` : ''}`;
+}
+
+const commandOf = (epochs: number, lr: number, seed: number) => `npm run bench:detect -- --epochs ${epochs} --lr ${lr}${seed ? ` --seed ${seed}` : ''}`;
 
 /** Runs the benchmark with command-line arguments. */
 export async function runDetectBench(argv: string[]): Promise<void> {
@@ -112,25 +134,33 @@ export async function runDetectBench(argv: string[]): Promise<void> {
   const wanted = values.models ? values.models.split(',') : zoo.map((m) => m.name);
   for (const w of wanted) if (!zoo.some((m) => m.name === w)) throw new UsageError(`--models: no model "${w}" in ${indexFile} (it has ${zoo.map((m) => m.name).join(', ')})`);
 
-  const reportsDir = path.join(outDir, 'detect');
+  const detectDir = path.join(outDir, 'detect');
+  const reportsDir = path.join(detectDir, budgetTag(epochs, lr, seed));
   if (values.fresh) fs.rmSync(reportsDir, { recursive: true, force: true });
   fs.mkdirSync(reportsDir, { recursive: true });
-  const read = (name: string): DetectReport | null => {
-    const f = path.join(reportsDir, `${name}.json`);
+  const read = (dir: string, name: string): DetectReport | null => {
+    const f = path.join(dir, `${name}.json`);
     return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as DetectReport) : null;
   };
-  const sameBudget = (r: DetectReport) => r.budget.epochsPerClass === epochs && r.budget.lr === lr && r.seed === seed && r.clean.data === path.relative(root, clean);
   const backend = (await initNodeBackend()).backend;
   const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, tfjs ${tf.version.tfjs} ${backend}`;
-  const command = `npm run bench:detect -- --epochs ${epochs} --lr ${lr}${seed ? ` --seed ${seed}` : ''}`;
   const write = () => {
-    const done = zoo.map((model) => ({ model, report: read(model.name) })).filter((e): e is { model: ZooEntry; report: DetectReport } => e.report !== null);
-    fs.writeFileSync(path.join(outDir, 'detect.md'), renderDetect(done, command, machine));
+    const sections: DetectSection[] = [];
+    for (const tag of fs.readdirSync(detectDir).sort()) {
+      const dir = path.join(detectDir, tag);
+      if (!fs.statSync(dir).isDirectory()) continue;
+      const entries = zoo.map((model) => ({ model, report: read(dir, model.name) })).filter((e): e is { model: ZooEntry; report: DetectReport } => e.report !== null);
+      if (!entries.length) continue;
+      const b = entries[0].report;
+      sections.push({ command: commandOf(b.budget.epochsPerClass, b.budget.lr, b.seed), entries });
+    }
+    sections.sort((a, b) => a.entries[0].report.budget.epochsPerClass - b.entries[0].report.budget.epochsPerClass || a.entries[0].report.budget.lr - b.entries[0].report.budget.lr);
+    fs.writeFileSync(path.join(outDir, 'detect.md'), renderDetect(sections, machine));
   };
   for (const name of wanted) {
-    const prior = read(name);
-    if (prior && sameBudget(prior)) continue;
-    if (prior) throw new UsageError(`${reportsDir}/${name}.json was made with another budget or data: use --fresh or another --out`);
+    const prior = read(reportsDir, name);
+    if (prior && prior.clean.data === path.relative(root, clean)) continue;
+    if (prior) throw new UsageError(`${reportsDir}/${name}.json was made with other clean data (${prior.clean.data}): use --fresh or another --out`);
     const model = zoo.find((m) => m.name === name)!;
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mcldef-detect-'));
     try {
