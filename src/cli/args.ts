@@ -35,6 +35,16 @@ export function numOption(value: string | undefined, flag: string, def: number, 
   return n;
 }
 
+/** Parses an option that takes one of a few words ("--bn must be train or frozen, got ..."). */
+export function choiceOption<T extends string>(value: string | undefined, flag: string, choices: readonly T[], def: T): T {
+  if (value === undefined) return def;
+  if (!(choices as readonly string[]).includes(value)) {
+    const list = choices.length > 1 ? `${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}` : choices[0];
+    throw new UsageError(`--${flag} must be ${list}, got "${value}"`);
+  }
+  return value as T;
+}
+
 /** Options every command that loads a model takes: the input normalization of a PyTorch state_dict. */
 export const MODEL_OPTIONS = { mean: { type: 'string' }, std: { type: 'string' } } as const;
 

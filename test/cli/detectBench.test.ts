@@ -53,8 +53,8 @@ describe('bench:detect', () => {
     const ref = JSON.parse(fs.readFileSync(path.join(out, 'detect', 'e40-lr0.05-s3', 'ref.json'), 'utf8'));
     expect(ref.flagged).toBeNull();
     const md = fs.readFileSync(path.join(out, 'detect.md'), 'utf8');
-    expect(md).toMatch(/\| toy \| badnets \| 1 \| 1 class1 \([\d.]+\) \| target found \|/);
-    expect(md).toMatch(/\| ref \| clean \| - \| none \| clean: correct \|/);
+    expect(md).toMatch(/\| toy \| badnets \| 1 \| 1 class1 \([\d.]+\) \| target found \| 1 class1 \([\d.]+\) \| target found \|/);
+    expect(md).toMatch(/\| ref \| clean \| - \| none \| clean: correct \| none \| clean: correct \|/);
     expect(md).toContain('Command: `npm run bench:detect -- --epochs 40 --lr 0.05 --seed 3`');
 
     // Resume: nothing left to do, so the reports stay byte for byte.

@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { anomalyReport, median } from '../../engine/defense/detect';
 import { initNodeBackend } from '../../platform/node/backend';
 import { repoRoot } from '../../platform/node/paths';
 import { intOption, numOption, parse, UsageError } from '../args';
@@ -34,6 +35,7 @@ interface DetectReport {
   budget: { epochsPerClass: number; maxSteps: number; batchSize: number; lambda: number; lr: number };
   seed: number;
   clean: { data: string; images: number };
+  threshold?: number;
   flagged: number | null;
   flaggedAll: number[];
   median: number;
@@ -45,7 +47,7 @@ interface DetectReport {
 
 const fmt = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : String(v));
 
-/** detect.md from the per-model reports (in zoo order). */
+/** One budget's reports (in zoo order) and the command that made them. */
 export interface DetectSection {
   command: string;
   entries: Array<{ model: ZooEntry; report: DetectReport }>;
@@ -55,7 +57,8 @@ export interface DetectSection {
 export function renderDetect(sections: DetectSection[], machine: string): string {
   const lines = ['# Target detection (Neural Cleanse) on the shipped models', ''];
   lines.push(
-    'A class is flagged when its mask L1 is below the median and its anomaly index |L1 - median| / (1.4826 * MAD) exceeds 2; the verdict names the most anomalous one.',
+    'A class is flagged when its mask L1 is below the median and its anomaly index |L1 - median| / (1.4826 * MAD) exceeds 2 (Neural Cleanse, "L1 scale"); the verdict names the most anomalous one.',
+    'The "log scale" columns apply the same rule to log L1 (`mcldef detect --scale log`), computed from the same masks: it asks how many times smaller a mask is, not by how many pixels.',
     `Re-running a command resumes it (only missing models run). Machine: ${machine}.`,
     '',
   );
@@ -75,25 +78,31 @@ function renderSection({ command, entries }: DetectSection): string[] {
       '',
     );
   }
-  lines.push('| model | attack | true target | flagged (anomaly index) | verdict | target mask L1 / median | time |');
-  lines.push('|---|---|---|---|---|---|---|');
+  lines.push('| model | attack | true target | flagged, L1 scale (index) | verdict | flagged, log scale (index) | verdict | target mask L1 / median | time |');
+  lines.push('|---|---|---|---|---|---|---|---|---|');
+  const verdicts: Record<string, ReturnType<typeof anomalyReport>> = {};
   for (const { model, report: r } of entries) {
     const attack = model.attack ?? 'none';
     const backdoored = attack !== 'none' && attack !== 'clean';
-    const flagged = r.flaggedAll.length ? r.flaggedAll.map((c) => `${c} ${r.classes[c].name} (${fmt(r.classes[c].anomaly)})`).join(', ') : 'none';
-    let verdict: string;
-    if (!backdoored) verdict = r.flagged === null ? 'clean: correct' : 'false alarm';
-    else if (r.flagged === model.target) verdict = 'target found';
-    else verdict = r.flagged === null ? 'missed (nothing flagged)' : 'wrong class';
+    const l1 = r.classes.map((c) => c.maskL1);
+    const cells: string[] = [];
+    for (const scale of ['linear', 'log'] as const) {
+      const v = anomalyReport(l1, r.threshold ?? 2, scale);
+      if (scale === 'linear') verdicts[model.name] = v;
+      cells.push(v.flaggedAll.length ? v.flaggedAll.map((c) => `${c} ${r.classes[c].name} (${fmt(v.anomaly[c])})`).join(', ') : 'none');
+      if (!backdoored) cells.push(v.flagged === null ? 'clean: correct' : 'false alarm');
+      else if (v.flagged === model.target) cells.push('target found');
+      else cells.push(v.flagged === null ? 'missed (nothing flagged)' : 'wrong class');
+    }
     const t = model.target !== undefined && backdoored ? r.classes[model.target] : null;
-    lines.push(`| ${model.name} | ${attack} | ${backdoored ? model.target : '-'} | ${flagged} | ${verdict} | ${t ? `${fmt(t.maskL1, 1)} / ${fmt(r.median, 1)}` : '-'} | ${formatDuration(r.seconds)} |`);
+    lines.push(`| ${model.name} | ${attack} | ${backdoored ? model.target : '-'} | ${cells.join(' | ')} | ${t ? `${fmt(t.maskL1, 1)} / ${fmt(median(l1), 1)}` : '-'} | ${formatDuration(r.seconds)} |`);
   }
-  lines.push('', 'Mask L1 per class (bold: flagged):', '');
+  lines.push('', 'Mask L1 per class (bold: flagged on the L1 scale):', '');
   const n = Math.max(0, ...entries.map((e) => e.report.classes.length));
   lines.push(`| model | ${Array.from({ length: n }, (_, c) => String(c)).join(' | ')} |`);
   lines.push(`|---|${'---|'.repeat(n)}`);
   for (const { model, report: r } of entries) {
-    lines.push(`| ${model.name} | ${r.classes.map((c) => (r.flaggedAll.includes(c.cls) ? `**${fmt(c.maskL1, 1)}**` : fmt(c.maskL1, 1))).join(' | ')} |`);
+    lines.push(`| ${model.name} | ${r.classes.map((c) => (verdicts[model.name].flaggedAll.includes(c.cls) ? `**${fmt(c.maskL1, 1)}**` : fmt(c.maskL1, 1))).join(' | ')} |`);
   }
   lines.push('', `Each model's full report (anomaly indices, attack rates, mask statistics): \`detect/${budgetTag(b!.epochsPerClass, b!.lr, entries[0].report.seed)}/<model>.json\`.`, '');
   return lines;

@@ -8,7 +8,7 @@ import { detectTarget, type DetectionOutcome } from '../../engine/defense/detect
 import type { DefenseEvent } from '../../engine/defense/events';
 import { createRng } from '../../engine/random';
 import { loadModel } from '../../platform/node/modelFiles';
-import { intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required, UsageError } from '../args';
+import { choiceOption, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required, UsageError } from '../args';
 import { ProgressBar } from '../progress';
 import { loadCleanData } from './cleanData';
 import { maskStats } from './purify';
@@ -27,6 +27,8 @@ export const detectHelp = `mcldef detect --model DIR --clean DATA [--epochs N] [
                     within a few epochs)
   --batch N         inversion batch size (default 64)
   --threshold X     anomaly index above which a class is flagged (default 2)
+  --scale linear|log  the index on the mask L1 norms (default, Neural Cleanse) or on their logarithms (a mask
+                    many times smaller than the others stands out even when the others spread widely)
   --seed S          seed (default 0; the same seed in purify --detect gives the same triggers)
   --out DIR         write report.json (every class) and trigger.json (the flagged class's trigger, else the
                     smallest mask's; usable as purify --inverted)
@@ -45,6 +47,7 @@ export async function runDetect(argv: string[]): Promise<void> {
     lr: { type: 'string' },
     batch: { type: 'string' },
     threshold: { type: 'string' },
+    scale: { type: 'string' },
     seed: { type: 'string' },
     out: { type: 'string' },
     json: { type: 'boolean' },
@@ -64,6 +67,7 @@ export async function runDetect(argv: string[]): Promise<void> {
       maxSteps: intOption(values['max-steps'], 'max-steps', 0, 0),
       lr: values.lr === undefined ? null : numOption(values.lr, 'lr', 0.005, 1e-6, 10),
       threshold: numOption(values.threshold, 'threshold', 2, 0),
+      scale: choiceOption(values.scale, 'scale', ['linear', 'log'] as const, 'linear'),
     },
   });
 
@@ -111,6 +115,7 @@ export async function runDetect(argv: string[]): Promise<void> {
       seed,
       budget: { epochsPerClass: cfg.detection.epochs, maxSteps: cfg.detection.maxSteps, batchSize: batch, lambda: cfg.inversion.lambda, lr: cfg.detection.lr ?? cfg.inversion.lr },
       threshold: r.threshold,
+      scale: r.scale,
       median: r.median,
       mad: r.mad,
       flagged: r.flagged,
@@ -139,7 +144,8 @@ export async function runDetect(argv: string[]): Promise<void> {
       console.log(`${String(c.cls).padStart(3)} ${c.name.padEnd(14).slice(0, 14)} ${c.maskL1.toFixed(2).padStart(9)} ${c.anomaly.toFixed(2).padStart(9)} ${(100 * c.attackRate).toFixed(1).padStart(11)}%${mark}`);
     }
     console.log('');
-    console.log(`median L1 ${r.median.toFixed(2)}, MAD ${r.mad.toFixed(2)}, threshold ${r.threshold}`);
+    if (r.scale === 'log') console.log(`on the log scale: median log L1 ${r.median.toFixed(3)} (L1 ${Math.exp(r.median).toFixed(2)}), MAD ${r.mad.toFixed(3)}, threshold ${r.threshold}`);
+    else console.log(`median L1 ${r.median.toFixed(2)}, MAD ${r.mad.toFixed(2)}, threshold ${r.threshold}`);
     if (r.flagged === null) {
       console.log('verdict: no class flagged; the model looks clean at this budget');
     } else {

@@ -9,7 +9,7 @@ import { driveDefense, runDefense } from '../../engine/defense/run';
 import { type BackdoorEval, evaluateBackdoor } from '../../engine/metrics';
 import { attackFromName, loadDataArg } from '../../platform/node/data';
 import { loadModel, type ModelManifest, saveModel } from '../../platform/node/modelFiles';
-import { intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required, UsageError } from '../args';
+import { choiceOption, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required, UsageError } from '../args';
 import { ProgressBar } from '../progress';
 import { checkFits, loadCleanData } from './cleanData';
 
@@ -32,6 +32,7 @@ export const purifyHelp = `mcldef purify --model DIR --clean DATA --test DATA --
   --clean-share F   use a class-balanced share F in (0, 1] of --clean (0.05 = the paper's 5% of CIFAR-10 train)
   --epochs N        purification epochs (default 20)      --inv-epochs N   inversion epochs (default 100)
   --det-epochs N    detection epochs per class (default 10)   --det-lr X   detection's Adam lr (default 0.005)
+  --det-scale linear|log   detection's anomaly index on mask L1 norms (default) or their logarithms
   --batch N         batch size of both stages (default 64) --max-steps N    cap on steps per epoch (default none)
   --eval-size N     test images measured after each epoch (default 1000; 0: all)
   --seed S          seed of every random choice (default 0)
@@ -111,6 +112,7 @@ export async function runPurify(argv: string[]): Promise<void> {
     'inv-epochs': { type: 'string' },
     'det-epochs': { type: 'string' },
     'det-lr': { type: 'string' },
+    'det-scale': { type: 'string' },
     batch: { type: 'string' },
     'max-steps': { type: 'string' },
     'eval-size': { type: 'string' },
@@ -164,14 +166,16 @@ export async function runPurify(argv: string[]): Promise<void> {
       epochs: intOption(values.epochs, 'epochs', 20, 0),
       maxStepsPerEpoch: intOption(values['max-steps'], 'max-steps', 0, 0),
       inversion: { epochs: intOption(values['inv-epochs'], 'inv-epochs', 100, 1), batchSize: batch, snapshotEvery: 0 },
-      detection: { epochs: intOption(values['det-epochs'], 'det-epochs', 10, 1), lr: values['det-lr'] === undefined ? null : numOption(values['det-lr'], 'det-lr', 0.005, 1e-6, 10) },
+      detection: {
+        epochs: intOption(values['det-epochs'], 'det-epochs', 10, 1),
+        lr: values['det-lr'] === undefined ? null : numOption(values['det-lr'], 'det-lr', 0.005, 1e-6, 10),
+        scale: choiceOption(values['det-scale'], 'det-scale', ['linear', 'log'] as const, 'linear'),
+      },
       evalSize: intOption(values['eval-size'], 'eval-size', 1000, 0),
       probePerClass: 0,
     };
-    if (values.bn !== undefined && values.bn !== 'train' && values.bn !== 'frozen') throw new UsageError(`--bn must be train or frozen, got "${values.bn}"`);
-    input.purifyBn = (values.bn as 'train' | 'frozen' | undefined) ?? 'train';
-    if (values.augment !== undefined && values.augment !== 'on' && values.augment !== 'off') throw new UsageError(`--augment must be on or off, got "${values.augment}"`);
-    if (values.augment === 'off') input.augment = { padding: 0, flip: false };
+    input.purifyBn = choiceOption(values.bn, 'bn', ['train', 'frozen'] as const, 'train');
+    if (choiceOption(values.augment, 'augment', ['on', 'off'] as const, 'on') === 'off') input.augment = { padding: 0, flip: false };
     const cfg = resolveConfig(input);
 
     const evalFull = async (label: string, m: tf.LayersModel): Promise<BackdoorEval> => {

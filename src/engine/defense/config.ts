@@ -52,6 +52,9 @@ export interface InversionConfig {
   snapshotEvery: number;
 }
 
+/** Where detection measures how far a class's mask norm lies from the others' (see anomalyReport). */
+export type DetectionScale = 'linear' | 'log';
+
 /** Neural Cleanse target detection: invert every class within a budget and flag the outlier. */
 export interface DetectionConfig {
   /** Inversion epochs per class (the flagged class is then inverted again with the full budget if larger). */
@@ -66,6 +69,8 @@ export interface DetectionConfig {
   lr: number | null;
   /** Anomaly-index threshold (2 in Neural Cleanse). */
   threshold: number;
+  /** The anomaly index on the mask L1 norms ('linear', Neural Cleanse) or on their logarithms ('log'). */
+  scale: DetectionScale;
   /** When no class is flagged: purify against the class with the smallest L1 ('lowest-l1'), or stop ('stop'). */
   ifNoneFlagged: 'lowest-l1' | 'stop';
 }
@@ -145,7 +150,7 @@ export const DEFAULT_CONFIG: Readonly<DefenseConfig> = Object.freeze({
     maxSteps: 0,
     snapshotEvery: 20,
   },
-  detection: { epochs: 10, maxSteps: 0, lr: null, threshold: 2, ifNoneFlagged: 'lowest-l1' },
+  detection: { epochs: 10, maxSteps: 0, lr: null, threshold: 2, scale: 'linear', ifNoneFlagged: 'lowest-l1' },
   plus: { epochs: 10, lr: { milestones: [5], values: [0.01, 0.001] } },
   nc: { triggerShare: 0.2 },
   nad: { teacherEpochs: 10, betas: [500, 1000, 1000], p: 2 },
@@ -193,6 +198,7 @@ export function resolveConfig(input: DefenseConfigInput = {}): DefenseConfig {
   check(posInt(c.batchSize) && posInt(c.inversion.batchSize), 'batch sizes must be positive integers');
   check(nonNegInt(c.epochs) && nonNegInt(c.inversion.epochs) && nonNegInt(c.plus.epochs), 'epochs must be non-negative integers');
   check(nonNegInt(c.nad.teacherEpochs) && posInt(c.detection.epochs), 'teacher epochs >= 0 and detection epochs >= 1');
+  check(c.detection.scale === 'linear' || c.detection.scale === 'log', `detection scale must be 'linear' or 'log', got "${c.detection.scale}"`);
   check(c.detection.lr === null || c.detection.lr > 0, `detection lr must be > 0 (or null), got ${c.detection.lr}`);
   for (const s of [c.lr, c.plus.lr]) {
     check(s.values.length === s.milestones.length + 1 && s.values.every((v) => v >= 0), 'an lr schedule needs milestones.length + 1 non-negative values');

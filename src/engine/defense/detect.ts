@@ -7,7 +7,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset';
 import type { Rng } from '../random';
-import type { DetectionConfig, InversionConfig } from './config';
+import type { DetectionConfig, DetectionScale, InversionConfig } from './config';
 import type { RunControl } from './control';
 import type { DefenseEvent, DetectionReport, InvertedTrigger } from './events';
 import { invertTrigger } from './invert';
@@ -20,25 +20,33 @@ export function median(values: readonly number[]): number {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
+/** The smallest mask norm the log scale takes (an all-zero mask would otherwise be -Infinity). */
+const LOG_FLOOR = 1e-6;
+
 /**
  * Neural Cleanse's verdict on per-class mask norms.
  * @param l1 mask L1 norm per class
  * @param threshold anomaly index above which a class below the median is flagged (2)
+ * @param scale 'linear': the index on the L1 norms themselves (Neural Cleanse); 'log': on their logarithms, so the
+ *   index measures how many times smaller a mask is rather than by how many pixels (norms are positive and spread
+ *   in proportion to their size: when the other classes' masks range from 16 to 54 pixels, a 3-pixel mask is an
+ *   outlier only on the log scale). median and mad are reported on the scale used.
  */
-export function anomalyReport(l1: readonly number[], threshold = 2): DetectionReport {
-  const med = median(l1);
-  const mad = median(l1.map((v) => Math.abs(v - med)));
-  const scale = 1.4826 * mad;
-  const anomaly = l1.map((v) => {
+export function anomalyReport(l1: readonly number[], threshold = 2, scale: DetectionScale = 'linear'): DetectionReport {
+  const values = scale === 'log' ? l1.map((v) => Math.log(Math.max(v, LOG_FLOOR))) : [...l1];
+  const med = median(values);
+  const mad = median(values.map((v) => Math.abs(v - med)));
+  const unit = 1.4826 * mad;
+  const anomaly = values.map((v) => {
     const dev = Math.abs(v - med);
-    if (scale > 0) return dev / scale;
+    if (unit > 0) return dev / unit;
     return dev === 0 ? 0 : Infinity;
   });
-  const flaggedAll = l1
+  const flaggedAll = values
     .map((v, c) => c)
-    .filter((c) => l1[c] < med && anomaly[c] > threshold)
+    .filter((c) => values[c] < med && anomaly[c] > threshold)
     .sort((a, b) => anomaly[b] - anomaly[a] || l1[a] - l1[b]);
-  return { l1: [...l1], anomaly, median: med, mad, threshold, flaggedAll, flagged: flaggedAll.length ? flaggedAll[0] : null };
+  return { l1: [...l1], scale, anomaly, median: med, mad, threshold, flaggedAll, flagged: flaggedAll.length ? flaggedAll[0] : null };
 }
 
 /** What detection found: the report and every class's trigger (plain data, reusable as the final trigger). */
@@ -73,6 +81,7 @@ export async function* detectTarget(
   const report = anomalyReport(
     triggers.map((t) => t.maskL1),
     detection.threshold,
+    detection.scale,
   );
   yield { type: 'detection-result', ...report };
   return { report, triggers };

@@ -106,6 +106,8 @@ export interface DetectionClassEvent {
 export interface DetectionReport {
   /** Mask L1 per class. */
   l1: number[];
+  /** The scale the index is computed on: the L1 norms ('linear') or their logarithms ('log'); median and mad are on it. */
+  scale: 'linear' | 'log';
   /** |L1_c - median| / (1.4826 * MAD) per class (Infinity when MAD is 0 and L1_c differs from the median). */
   anomaly: number[];
   median: number;

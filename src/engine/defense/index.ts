@@ -3,7 +3,7 @@
  * events and result. Lower-level pieces (losses, inversion, detection) are importable from their own modules.
  */
 export { DEFAULT_CONFIG, DEFENSE_METHODS, lrAt, needsTrigger, resolveConfig } from './config';
-export type { DefenseConfig, DefenseConfigInput, DefenseMethod, DetectionConfig, InversionConfig, LrSchedule } from './config';
+export type { DefenseConfig, DefenseConfigInput, DefenseMethod, DetectionConfig, DetectionScale, InversionConfig, LrSchedule } from './config';
 export { DefenseAbortError, isAbortError } from './control';
 export type { AbortSignalLike } from './control';
 export type * from './events';
