@@ -10,6 +10,8 @@ export interface Settings {
   method: DefenseMethod;
   /** 'known' uses the model card's target; 'detect' runs Neural Cleanse detection. */
   targetMode: 'known' | 'detect';
+  /** Detection's rule: Neural Cleanse's anomaly index on the mask L1 norms, or the same on their logarithms. */
+  detectScale: 'linear' | 'log';
   lambda: number;
   tau: number;
   /** Learning rate of epoch 0; later epochs use /10 and /100 as in the paper's schedule. */
@@ -35,6 +37,7 @@ export interface Settings {
 export const DEFAULT_SETTINGS: Settings = {
   method: 'mcldef',
   targetMode: 'known',
+  detectScale: DEFAULT_CONFIG.detection.scale,
   lambda: DEFAULT_CONFIG.inversion.lambda,
   tau: DEFAULT_CONFIG.tau,
   lr: DEFAULT_CONFIG.lr.values[0],
@@ -61,6 +64,7 @@ export function settingsFromQuery(search: string): Settings {
   const m = q.get('method');
   if (m && (DEFENSE_METHODS as readonly string[]).includes(m)) s.method = m as DefenseMethod;
   if (q.get('target') === 'detect') s.targetMode = 'detect';
+  if (q.get('detectScale') === 'log') s.detectScale = 'log';
   if (q.get('compareFt') === '1') s.compareFt = true;
   for (const [key, lo, hi] of NUMERIC) {
     const raw = q.get(key);
@@ -77,6 +81,7 @@ export function settingsToQuery(s: Settings, search: string): string {
   for (const key of Object.keys(DEFAULT_SETTINGS) as Array<keyof Settings>) q.delete(key === 'targetMode' ? 'target' : key);
   if (s.method !== DEFAULT_SETTINGS.method) q.set('method', s.method);
   if (s.targetMode === 'detect') q.set('target', 'detect');
+  if (s.detectScale !== DEFAULT_SETTINGS.detectScale) q.set('detectScale', s.detectScale);
   if (s.compareFt) q.set('compareFt', '1');
   for (const [key] of NUMERIC) if (s[key] !== DEFAULT_SETTINGS[key]) q.set(key, String(s[key]));
   const str = q.toString();
@@ -95,7 +100,10 @@ export function toStartRequest(s: Settings, knownTarget: number | null, method: 
     evalSize: s.evalSize,
     probePerClass: s.probe,
   };
-  if (s.targetMode === 'detect' || knownTarget === null) config.detect = true;
+  if (s.targetMode === 'detect' || knownTarget === null) {
+    config.detect = true;
+    config.detection = { scale: s.detectScale };
+  }
   else config.target = knownTarget;
   return { config, cleanPercent: s.cleanPercent, cleanLimit: s.cleanLimit };
 }

@@ -87,6 +87,16 @@ export function Controls() {
             </select>
             <small>The paper assumes the defender knows it; detection finds it from the data.</small>
           </label>
+          {(s.targetMode === 'detect' || card?.target === null) && (
+            <label className="field">
+              <span>Detection rule</span>
+              <select value={s.detectScale} disabled={active} onChange={(e) => update({ detectScale: e.target.value as Settings['detectScale'] })} data-testid="detect-scale">
+                <option value="linear">Neural Cleanse: outlier in mask L1</option>
+                <option value="log">log scale: outlier in how many times smaller</option>
+              </select>
+              <small>On the shipped Blend model only the log scale flags the target; both leave the clean model clear (docs/bench/detect.md).</small>
+            </label>
+          )}
           <NumberField k="lambda" label="λ (mask size penalty)" step={0.001} min={0} max={10} help="Weight of the mask's L1 norm in trigger inversion (0.01)." />
           <NumberField k="invEpochs" label="Inversion epochs" step={1} min={1} max={1000} help="Stage 1 budget; stops early after 30 epochs without a smaller mask (100)." />
           <NumberField k="tau" label="τ (temperature)" step={0.05} min={0.001} max={100} help="Temperature of the contrastive loss (0.5)." />

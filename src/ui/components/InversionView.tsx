@@ -77,6 +77,7 @@ function DetectionView() {
           {det.report.flagged !== null
             ? <>Flagged class <b>{det.report.flagged} ({classNames[det.report.flagged]})</b>, anomaly index {det.report.anomaly[det.report.flagged].toFixed(2)}.</>
             : <>No class exceeds the threshold ({det.report.threshold}); the smallest mask is used.</>}
+          {det.report.scale === 'log' && <> (Anomaly index on log mask L1.)</>}
         </p>
       )}
       <ResponsiveContainer width="100%" height={160}>
