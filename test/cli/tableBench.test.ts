@@ -65,6 +65,34 @@ describe('bench:table', () => {
     }
   }, 120_000);
 
+  it('keeps cells another bench process wrote to the same folder meanwhile', async () => {
+    const file = path.join(out, 'table.json');
+    // Stands in for a second process (another --methods split) finishing a cell while this one runs.
+    const otherCell = { after: { ba: 0.5, asr: 0.25 }, stages: [{ stage: 'purify', seconds: 1, images: 6 }], seconds: 1, date: '2026-01-01T00:00:00.000Z' };
+    let injected = false;
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const log = vi.spyOn(console, 'error').mockImplementation((msg) => {
+      if (!injected && String(msg).startsWith('tiny: before')) {
+        const onDisk = JSON.parse(fs.readFileSync(file, 'utf8'));
+        onDisk.cells['tiny/other'] = otherCell;
+        fs.writeFileSync(file, JSON.stringify(onDisk));
+        injected = true;
+      }
+    });
+    try {
+      const r = (await runTableBench(args('--methods', 'nad')))!;
+      expect(injected).toBe(true);
+      expect(Object.keys(r.cells).sort()).toEqual(['tiny/ft', 'tiny/mcldef', 'tiny/mcldef+', 'tiny/nad', 'tiny/nc', 'tiny/other']);
+      const onDisk = JSON.parse(fs.readFileSync(file, 'utf8'));
+      expect(onDisk.cells['tiny/other']).toEqual(otherCell);
+      expect(onDisk.cells['tiny/nad']).toEqual(JSON.parse(JSON.stringify(r.cells['tiny/nad'])));
+      expect(fs.readdirSync(out).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      err.mockRestore();
+      log.mockRestore();
+    }
+  }, 120_000);
+
   it('refuses to mix settings, and names unknown models and methods', async () => {
     await expect(runTableBench(args('--epochs', '2'))).rejects.toThrow(/other settings/);
     await expect(runTableBench(args('--models', 'nope'))).rejects.toThrow(/"nope" is not a shipped backdoored model \(have tiny\)/);

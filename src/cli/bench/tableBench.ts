@@ -81,11 +81,31 @@ function readResults(file: string): BenchResults | null {
   }
 }
 
+/**
+ * Writes table.json and table.md. Cells and model rows that another bench process (same settings, another
+ * --models / --methods split) wrote to the file since this one read it are merged in first, so runs in parallel
+ * on one results folder do not drop each other's finished cells; this process's own entries win on a clash.
+ */
 function writeResults(outDir: string, results: BenchResults): void {
   fs.mkdirSync(outDir, { recursive: true });
-  const tmp = path.join(outDir, 'table.json.tmp');
+  const file = path.join(outDir, 'table.json');
+  let onDisk: BenchResults | null = null;
+  try {
+    onDisk = readResults(file);
+  } catch {
+    onDisk = null; // unreadable: ours replaces it
+  }
+  if (onDisk && JSON.stringify(onDisk.settings) === JSON.stringify(results.settings)) {
+    for (const [k, row] of Object.entries(onDisk.models)) {
+      const mine = results.models[k];
+      if (!mine) results.models[k] = row;
+      else if (!mine.stage1 && row.stage1) mine.stage1 = row.stage1;
+    }
+    for (const [k, cell] of Object.entries(onDisk.cells)) if (!results.cells[k]) results.cells[k] = cell;
+  }
+  const tmp = path.join(outDir, `table.json.${process.pid}.tmp`);
   fs.writeFileSync(tmp, JSON.stringify(results, null, 1));
-  fs.renameSync(tmp, path.join(outDir, 'table.json'));
+  fs.renameSync(tmp, file);
   fs.writeFileSync(path.join(outDir, 'table.md'), renderTable(results));
 }
 
