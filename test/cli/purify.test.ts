@@ -36,13 +36,16 @@ describe('mcldef purify', () => {
     const before = tf.memory().numTensors;
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    let printed: string[] = [];
     try {
       await runPurify(['--model', modelDir, '--clean', cleanDir, '--test', testDir, '--out', out, '--target', '1', '--attack', 'badnets',
         '--epochs', '1', '--inv-epochs', '1', '--batch', '4', '--eval-size', '0', '--seed', '3']);
+      printed = log.mock.calls.map((c) => String(c[0]));
     } finally {
       log.mockRestore();
       err.mockRestore();
     }
+    expect(printed.find((l) => l.startsWith('per class'))).toMatch(/^per class cat [\d.]+% \([+-][\d.]+\), dog [\d.]+% \([+-][\d.]+\), frog /);
     expect(tf.memory().numTensors).toBe(before);
     expect(fs.existsSync(path.join(out, 'model.json'))).toBe(true);
     const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
@@ -53,6 +56,10 @@ describe('mcldef purify', () => {
       expect(report[when].ba).toBeGreaterThanOrEqual(0);
       expect(report[when].asr).toBeGreaterThanOrEqual(0);
       expect(report[when].nAsr).toBe(4);
+      // Per-class accuracy by class name; the test set is balanced, so their mean is the BA.
+      expect(Object.keys(report[when].perClass)).toEqual(['cat', 'dog', 'frog']);
+      const acc = Object.values(report[when].perClass) as number[];
+      expect(acc.reduce((a, b) => a + b, 0) / 3).toBeCloseTo(report[when].ba, 10);
     }
     expect(report.inversion).toMatchObject({ target: 1, steps: 2, epochs: 1 });
     expect(report.inversion.mask.l1).toBeGreaterThan(0);

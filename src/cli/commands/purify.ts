@@ -235,7 +235,13 @@ export async function runPurify(argv: string[]): Promise<void> {
         const { mask, pattern, ...info } = trigger;
         fs.writeFileSync(path.join(outDir, 'trigger.json'), JSON.stringify({ ...info, mask: Array.from(mask), pattern: Array.from(pattern) }));
       }
-      const point = (r: BackdoorEval) => ({ ba: r.ba, asr: attack ? r.asr : null, nClean: r.nClean, nAsr: r.nAsr });
+      const point = (r: BackdoorEval) => ({
+        ba: r.ba,
+        asr: attack ? r.asr : null,
+        nClean: r.nClean,
+        nAsr: r.nAsr,
+        perClass: Object.fromEntries(test.classNames.map((c, i) => [c, r.perClass[i]])),
+      });
       const report = {
         command: 'purify',
         model: loaded.source,
@@ -265,6 +271,8 @@ export async function runPurify(argv: string[]): Promise<void> {
         if (trigger) console.log(`trigger  mask L1 ${trigger.maskL1.toFixed(2)}, attack rate ${pct(trigger.attackRate)}, ${trigger.epochs} epochs${trigger.stoppedEarly ? ' (early stop)' : ''}`);
         console.log(`before   BA ${pct(before.ba)}  ASR ${attack ? pct(before.asr) : '-'}`);
         console.log(`after    BA ${pct(after.ba)}  ASR ${attack ? pct(after.asr) : '-'}  (${attackName}, ${test.n} test images)`);
+        const delta = (i: number) => 100 * (after.perClass[i] - before.perClass[i]);
+        console.log(`per class ${test.classNames.map((c, i) => `${c} ${pct(after.perClass[i])} (${delta(i) >= 0 ? '+' : ''}${delta(i).toFixed(1)})`).join(', ')}`);
         console.log(`time     ${summary.timings.map((t) => `${t.stage} ${t.seconds.toFixed(1)} s${t.imagesPerSecond ? ` (${t.imagesPerSecond.toFixed(0)} img/s)` : ''}`).join(', ')} on ${tf.getBackend()}`);
       }
     } finally {
