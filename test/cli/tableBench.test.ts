@@ -93,6 +93,20 @@ describe('bench:table', () => {
     }
   }, 120_000);
 
+  it('--fresh starts over: earlier cells and triggers are gone', async () => {
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const log = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const r = (await runTableBench(args('--methods', 'ft', '--fresh')))!;
+      expect(Object.keys(r.cells)).toEqual(['tiny/ft']);
+      expect(Object.keys(JSON.parse(fs.readFileSync(path.join(out, 'table.json'), 'utf8')).cells)).toEqual(['tiny/ft']);
+      expect(fs.existsSync(path.join(out, 'triggers', 'tiny.json'))).toBe(false);
+    } finally {
+      err.mockRestore();
+      log.mockRestore();
+    }
+  }, 120_000);
+
   it('refuses to mix settings, and names unknown models and methods', async () => {
     await expect(runTableBench(args('--epochs', '2'))).rejects.toThrow(/other settings/);
     await expect(runTableBench(args('--models', 'nope'))).rejects.toThrow(/"nope" is not a shipped backdoored model \(have tiny\)/);

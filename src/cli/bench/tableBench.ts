@@ -185,7 +185,11 @@ export async function runTableBench(argv: string[]): Promise<BenchResults | null
   if (results && JSON.stringify(results.settings) !== JSON.stringify(settings)) {
     throw new Error(`${resultsFile} holds results made with other settings (${JSON.stringify(results.settings)}); run with --fresh to start over, or give another --out`);
   }
-  if (values.fresh) fs.rmSync(path.join(outDir, 'triggers'), { recursive: true, force: true });
+  if (values.fresh) {
+    // Gone before the first write, which would otherwise merge the old cells back in.
+    fs.rmSync(resultsFile, { force: true });
+    fs.rmSync(path.join(outDir, 'triggers'), { recursive: true, force: true });
+  }
   const backend = (await initNodeBackend()).backend;
   const cpu = os.cpus();
   results ??= {
