@@ -6,12 +6,12 @@ import * as tf from '@tensorflow/tfjs';
 import { stampDataset } from '../engine/attacks/poison';
 import { getAttack, isAttackName } from '../engine/attacks/registry';
 import type { Attack } from '../engine/attacks/types';
+import { CIFAR10_CLASSES } from '../engine/data/cifar10';
 import { classCounts, type Dataset, indicesByClass, subset } from '../engine/data/dataset';
 import { decodeShard } from '../engine/data/shard';
 import { evaluateBackdoor, predict } from '../engine/metrics';
 import { describeModel } from '../engine/model/wrn';
 
-const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'] as const;
 import { initBrowserBackend } from '../platform/browser/backend';
 import { registerWasmTrainingKernels } from '../engine/kernels/wasmTraining';
 import { classBalancedSplit } from '../engine/data/dataset';

@@ -14,7 +14,8 @@ import {
   type DetectOptions, type KeyStyle, type ResNetConfig, type TorchKind,
 } from './resnet';
 import { inferWrnConfig, stripModulePrefix, wrnTorchKeys, type StateDict } from './torchWeights';
-import { buildWrn, CIFAR_MEAN, CIFAR_STD, wrnLayerName, type WrnConfig } from './wrn';
+import { CIFAR10_MEAN, CIFAR10_STD } from '../data/cifar10';
+import { buildWrn, wrnLayerName, type WrnConfig } from './wrn';
 
 export type { DetectOptions, KeyStyle } from './resnet';
 
@@ -83,7 +84,7 @@ export function detectArchitecture(sd: StateDict, opts: DetectOptions = {}): Det
   const stripped = stripModulePrefix(sd);
   let info: ArchInfo;
   if (stripped.has('block1.layer.0.conv1.weight')) {
-    const config = inferWrnConfig(stripped, opts.mean ?? CIFAR_MEAN, opts.std ?? CIFAR_STD);
+    const config = inferWrnConfig(stripped, opts.mean ?? [...CIFAR10_MEAN], opts.std ?? [...CIFAR10_STD]);
     config.inputShape = [...resolveInputSize(opts.inputSize), config.inputShape[2]];
     info = { arch: 'wrn', config, keys: BENCHMARK_KEYS };
   } else {

@@ -11,7 +11,7 @@ import { ARCHITECTURES, architectureOf, modelFromStateDict } from './architectur
 import { artifactsFromFiles, modelFromArtifacts, withFeatureOutputs } from './io';
 import type { KeyStyle } from './resnet';
 import type { StateDict } from './torchWeights';
-import { CIFAR_MEAN, CIFAR_STD } from './wrn';
+import { CIFAR10_MEAN, CIFAR10_STD } from '../data/cifar10';
 
 /** Input normalization for state_dicts (default: the file's metadata, else CIFAR-10's). */
 export interface NormalizationOptions {
@@ -33,7 +33,7 @@ export interface ModelFromFiles {
 const TORCH_FILE = /\.(pth|pt|ckpt|tar|pkl)$/i;
 
 function stateDictModel(sd: StateDict, opts: NormalizationOptions, source: string): ModelFromFiles {
-  const loaded = modelFromStateDict(sd, { mean: opts.mean ?? CIFAR_MEAN, std: opts.std ?? CIFAR_STD });
+  const loaded = modelFromStateDict(sd, { mean: opts.mean ?? [...CIFAR10_MEAN], std: opts.std ?? [...CIFAR10_STD] });
   return { model: loaded.model, description: `${loaded.description} (${source})`, arch: loaded.arch, keys: loaded.keys };
 }
 

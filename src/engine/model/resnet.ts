@@ -18,7 +18,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { PixelNormalization } from './normalize';
 import type { StateDict } from './torchWeights';
-import { CIFAR_MEAN, CIFAR_STD } from './wrn';
+import { CIFAR10_MEAN, CIFAR10_STD } from '../data/cifar10';
 
 /** Architecture of a CIFAR ResNet-18 or PreAct-ResNet-18. */
 export interface ResNetConfig {
@@ -37,8 +37,8 @@ export interface ResNetConfig {
 export const RESNET18_CIFAR10: ResNetConfig = {
   numClasses: 10,
   inputShape: [32, 32, 3],
-  mean: CIFAR_MEAN,
-  std: CIFAR_STD,
+  mean: [...CIFAR10_MEAN],
+  std: [...CIFAR10_STD],
   width: 64,
   finalBn: false,
 };
@@ -252,8 +252,8 @@ export function detectResNet(sd: StateDict, opts: DetectOptions = {}): { preAct:
   const config: ResNetConfig = {
     numClasses: sd.get(`${head}.weight`)!.shape[0],
     inputShape: [h, w, stem.shape[1]],
-    mean: opts.mean ?? CIFAR_MEAN,
-    std: opts.std ?? CIFAR_STD,
+    mean: opts.mean ?? [...CIFAR10_MEAN],
+    std: opts.std ?? [...CIFAR10_STD],
     width: stem.shape[0],
     finalBn: preAct && sd.has('bn.weight'),
   };

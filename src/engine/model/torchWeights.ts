@@ -7,7 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NamedTensor } from '../io/safetensors';
-import { blocksPerGroup, buildWrn, CIFAR_MEAN, CIFAR_STD, wrnLayerName, type WrnConfig } from './wrn';
+import { CIFAR10_MEAN, CIFAR10_STD } from '../data/cifar10';
+import { blocksPerGroup, buildWrn, wrnLayerName, type WrnConfig } from './wrn';
 
 /** A state_dict: PyTorch key -> tensor. */
 export type StateDict = Map<string, NamedTensor>;
@@ -47,7 +48,7 @@ export function stripModulePrefix(sd: StateDict): StateDict {
  * Reads depth, width and class count off a WRN state_dict.
  * @throws Error naming what is missing when the keys are not those of a WRN
  */
-export function inferWrnConfig(sd: StateDict, mean = CIFAR_MEAN, std = CIFAR_STD): WrnConfig {
+export function inferWrnConfig(sd: StateDict, mean = [...CIFAR10_MEAN], std = [...CIFAR10_STD]): WrnConfig {
   const stem = sd.get('conv1.weight');
   const first = sd.get('block1.layer.0.conv1.weight');
   const fc = sd.get('fc.weight');
@@ -108,7 +109,7 @@ export function loadTorchStateDict(model: tf.LayersModel, cfg: WrnConfig, sd: St
 }
 
 /** Builds a WRN from a state_dict (architecture inferred from its keys and shapes). */
-export function wrnFromStateDict(sdIn: StateDict, mean = CIFAR_MEAN, std = CIFAR_STD): { model: tf.LayersModel; config: WrnConfig } {
+export function wrnFromStateDict(sdIn: StateDict, mean = [...CIFAR10_MEAN], std = [...CIFAR10_STD]): { model: tf.LayersModel; config: WrnConfig } {
   const sd = stripModulePrefix(sdIn);
   const config = inferWrnConfig(sd, mean, std);
   const model = buildWrn(config);

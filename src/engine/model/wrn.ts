@@ -16,11 +16,8 @@
  * The model has two outputs, [features, logits], so one forward pass gives both.
  */
 import * as tf from '@tensorflow/tfjs';
+import { CIFAR10_MEAN, CIFAR10_STD } from '../data/cifar10';
 import { PixelNormalization } from './normalize';
-
-/** CIFAR-10 channel statistics used by the paper's code. */
-export const CIFAR_MEAN = [0.4914, 0.4822, 0.4465];
-export const CIFAR_STD = [0.2023, 0.1994, 0.201];
 
 /** Architecture of a WideResNet. */
 export interface WrnConfig {
@@ -41,8 +38,8 @@ export const WRN_16_1: WrnConfig = {
   widen: 1,
   numClasses: 10,
   inputShape: [32, 32, 3],
-  mean: CIFAR_MEAN,
-  std: CIFAR_STD,
+  mean: [...CIFAR10_MEAN],
+  std: [...CIFAR10_STD],
 };
 
 /** Features and logits of one forward pass. */

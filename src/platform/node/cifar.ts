@@ -9,8 +9,6 @@ import type { Dataset } from '../../engine/data/dataset';
 import { loadImageFolderCached } from './imageFolder';
 import { cacheDir, sharedDir } from './paths';
 
-/** The CIFAR-10 label order (class folders sorted alphabetically). */
-export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 
 /** Folder holding train/ and test/ JPEG trees, extracting the shared tarball on first use. */
 export function cifarJpegRoot(): string {

@@ -5,11 +5,13 @@
  */
 import { useState } from 'react';
 import { ATTACK_INFO } from '../../engine/attacks/registry';
+import { CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD } from '../../engine/data/cifar10';
 import { loadZooModel } from '../controller';
 import { useStore } from '../store';
 import { fromDrop, fromInput, type PickedFile, uploadModel } from '../uploadController';
 
-const CIFAR10 = 'airplane, automobile, bird, cat, deer, dog, frog, horse, ship, truck';
+const CIFAR10 = CIFAR10_CLASSES.join(', ');
+const triple = (v: readonly number[]) => v.map((x) => x.toFixed(4)).join(', ');
 
 function parseNumbers(text: string, what: string): number[] {
   const v = text.split(/[\s,]+/).filter(Boolean).map(Number);
@@ -23,8 +25,8 @@ export function ModelPicker() {
   const card = useStore((s) => s.card);
   const busy = useStore((s) => s.busy !== null || s.run?.status === 'running' || s.run?.status === 'paused');
   const [files, setFiles] = useState<PickedFile[]>([]);
-  const [mean, setMean] = useState('0.4914, 0.4822, 0.4465');
-  const [std, setStd] = useState('0.2023, 0.1994, 0.2010');
+  const [mean, setMean] = useState(triple(CIFAR10_MEAN));
+  const [std, setStd] = useState(triple(CIFAR10_STD));
   const [classes, setClasses] = useState(CIFAR10);
   const [target, setTarget] = useState('');
   const [attack, setAttack] = useState('');

@@ -8,11 +8,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { driveDefense, runDefense } from '../../../src/engine/defense/run';
 import { architectureOf, groupOutputs, stateDictFromModel } from '../../../src/engine/model/architectures';
 import { buildPreActResNet18, buildResNet18, type ResNetConfig } from '../../../src/engine/model/resnet';
-import { CIFAR_MEAN, CIFAR_STD } from '../../../src/engine/model/wrn';
+import { CIFAR10_MEAN, CIFAR10_STD } from '../../../src/engine/data/cifar10';
 import { initNodeBackend } from '../../../src/platform/node/backend';
 import { toyData, toyTrigger } from './toy';
 
-const cfg: ResNetConfig = { numClasses: 4, inputShape: [8, 8, 3], mean: CIFAR_MEAN, std: CIFAR_STD, width: 4, finalBn: true };
+const cfg: ResNetConfig = { numClasses: 4, inputShape: [8, 8, 3], mean: [...CIFAR10_MEAN], std: [...CIFAR10_STD], width: 4, finalBn: true };
 const clean = toyData(16);
 const evalSet = toyData(12, { seed: 5 });
 

@@ -8,11 +8,12 @@ import {
 import { modelFromArtifacts, modelToArtifacts } from '../../../src/engine/model/io';
 import { BENCHMARK_KEYS, RESNET18_CIFAR10 } from '../../../src/engine/model/resnet';
 import type { StateDict } from '../../../src/engine/model/torchWeights';
-import { CIFAR_MEAN, CIFAR_STD, forward, WRN_16_1 } from '../../../src/engine/model/wrn';
+import { CIFAR10_MEAN, CIFAR10_STD } from '../../../src/engine/data/cifar10';
+import { forward, WRN_16_1 } from '../../../src/engine/model/wrn';
 import { wrnGroupOutputs } from '../../../src/engine/defense/baselines';
 import { loadFixture, repoRoot } from '../../helpers/fixtures';
 
-const NORM = { mean: CIFAR_MEAN, std: CIFAR_STD };
+const NORM = { mean: [...CIFAR10_MEAN], std: [...CIFAR10_STD] };
 const small = (width: number, finalBn = false) => ({ ...RESNET18_CIFAR10, width, finalBn });
 const SMALL: ArchInfo[] = [
   { arch: 'wrn', config: { ...WRN_16_1, depth: 10 }, keys: BENCHMARK_KEYS },
