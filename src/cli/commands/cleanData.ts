@@ -19,12 +19,14 @@ export function checkFits(ds: Dataset, fit: ModelFit, flag: string): void {
 
 /**
  * Loads `--clean`, keeping a class-balanced share of it (share 1: all; 0.05: the paper's 5% of CIFAR-10 train),
- * drawn with the run's seed. Resolves to the data and the size before the cut.
+ * drawn with the run's seed; `count` > 0 instead keeps about that many images (a preset's clean budget) when the
+ * set is larger. Resolves to the data and the size before the cut.
  */
-export async function loadCleanData(arg: string, fit: ModelFit, share: number, seed: number): Promise<{ clean: Dataset; all: number }> {
+export async function loadCleanData(arg: string, fit: ModelFit, share: number, seed: number, count = 0): Promise<{ clean: Dataset; all: number }> {
   let clean = await loadDataArg(arg, { height: fit.height, width: fit.width, classNames: fit.classNames ? [...fit.classNames] : undefined, numClasses: fit.numClasses });
   const all = clean.n;
-  if (share < 1) clean = subset(clean, classBalancedSplit(clean, share, createRng(seed).fork('clean-share')).selected);
+  const keep = count > 0 && count < all ? count / all : share;
+  if (keep < 1) clean = subset(clean, classBalancedSplit(clean, keep, createRng(seed).fork('clean-share')).selected);
   checkFits(clean, fit, '--clean');
   return { clean, all };
 }

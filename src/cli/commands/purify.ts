@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { poisonTestSet } from '../../engine/attacks/poison';
 import { DEFENSE_METHODS, type DefenseConfigInput, type DefenseMethod, needsTrigger, resolveConfig } from '../../engine/defense/config';
+import { PRESET_NAMES, presetConfig, PRESETS } from '../../engine/defense/presets';
 import type { DefenseEvent, DefenseStage, InvertedTrigger } from '../../engine/defense/events';
 import { driveDefense, runDefense } from '../../engine/defense/run';
 import { type BackdoorEval, evaluateBackdoor } from '../../engine/metrics';
@@ -24,17 +25,21 @@ export const purifyHelp = `mcldef purify --model DIR --clean DATA --test DATA --
   --test       evaluation data (BA / ASR before, during and after): image folder, shard, or cifar10:test
   --out        output folder (created)
   --method     mcldef | mcldef+ | ft | nc | nad   (default mcldef)
+  --preset     paper | quick   (default paper: the paper's settings; quick: the page's class demo, about
+               1,000 clean images, inversion until converged, 2 purification epochs); options below override it
   --target     the backdoor's target class (default: the model manifest's)
   --detect     find the target with Neural Cleanse detection instead (inverts every class)
   --attack     badnets | trojan | blend | sig | cl | none: the true attack, to measure the true ASR
                (default: the manifest's); its target is --target, else the manifest's, else 5
   --trigger    Trojan patch .npz (default: the shared trojan_square_cifar10.npz)
-  --clean-share F   use a class-balanced share F in (0, 1] of --clean (0.05 = the paper's 5% of CIFAR-10 train)
-  --epochs N        purification epochs (default 20)      --inv-epochs N   inversion epochs (default 100)
+  --clean-share F   use a class-balanced share F in (0, 1] of --clean (0.05 = the paper's 5% of CIFAR-10 train;
+                    default: all of it, or the quick preset's 1,000 images)
+  --epochs N        purification epochs (paper 20)        --inv-epochs N   inversion epochs (paper 100)
   --det-epochs N    detection epochs per class (default 10)   --det-lr X   detection's Adam lr (default 0.005)
   --det-scale linear|log   detection's anomaly index on mask L1 norms (default) or their logarithms
-  --batch N         batch size of both stages (default 64) --max-steps N    cap on steps per epoch (default none)
-  --eval-size N     test images measured after each epoch (default 1000; 0: all)
+  --batch N         batch size of both stages (paper 64)  --max-steps N    cap on steps per epoch (default none)
+  --eval-size N     test images measured after each epoch (paper 1000; 0: all); before and after the run
+                    the whole --test set is measured
   --seed S          seed of every random choice (default 0)
   --inverted FILE   skip stage 1: use the trigger.json of an earlier run (or a bench:table trigger) for this model
   --augment on|off  random crop (4-pixel padding) + flip of the clean batches in every training stage (default on,
@@ -103,6 +108,7 @@ export async function runPurify(argv: string[]): Promise<void> {
     test: { type: 'string' },
     out: { type: 'string' },
     method: { type: 'string' },
+    preset: { type: 'string' },
     target: { type: 'string' },
     detect: { type: 'boolean' },
     attack: { type: 'string' },
@@ -132,7 +138,10 @@ export async function runPurify(argv: string[]): Promise<void> {
   const seed = intOption(values.seed, 'seed', 0, 0, 2 ** 32 - 1);
   const share = numOption(values['clean-share'], 'clean-share', 1, 0, 1);
   if (!(share > 0)) throw new UsageError('--clean-share must be in (0, 1]');
-  const batch = intOption(values.batch, 'batch', 64, 1, 4096);
+  const preset = PRESETS[choiceOption(values.preset, 'preset', PRESET_NAMES, 'paper')];
+  // The preset's resolved values are the defaults of the options below (FT needs no target to resolve).
+  const pre = resolveConfig(presetConfig(preset.name, { method: 'ft' }));
+  const batch = values.batch === undefined ? undefined : intOption(values.batch, 'batch', pre.batchSize, 1, 4096);
 
   const preInverted = values.inverted ? readInvertedTrigger(values.inverted) : undefined;
   const loaded = await loadModel(modelPath, modelLoadOptions(values));
@@ -150,30 +159,31 @@ export async function runPurify(argv: string[]): Promise<void> {
 
     const [, h, w] = model.inputs[0].shape as number[];
     const fit = { height: h, width: w, classNames: manifest?.classNames, numClasses };
-    const { clean, all: cleanAll } = await loadCleanData(cleanPath, fit, share, seed);
+    const cleanCount = values['clean-share'] === undefined ? preset.cleanImages : 0;
+    const { clean, all: cleanAll } = await loadCleanData(cleanPath, fit, share, seed, cleanCount);
     const test = await loadDataArg(testPath, fit);
     checkFits(test, fit, '--test');
     if (trueTarget >= numClasses && attackName !== 'none') throw new UsageError(`the attack's target ${trueTarget} is not a class of this model`);
     const attack = attackName === 'none' ? null : await attackFromName(attackName, values.trigger);
     const stamped = attack ? poisonTestSet(test, attack, trueTarget) : undefined;
 
-    const input: DefenseConfigInput = {
+    const input: DefenseConfigInput = presetConfig(preset.name, {
       method,
       target,
       detect: Boolean(values.detect),
       seed,
-      batchSize: batch,
-      epochs: intOption(values.epochs, 'epochs', 20, 0),
+      batchSize: batch ?? pre.batchSize,
+      epochs: intOption(values.epochs, 'epochs', pre.epochs, 0),
       maxStepsPerEpoch: intOption(values['max-steps'], 'max-steps', 0, 0),
-      inversion: { epochs: intOption(values['inv-epochs'], 'inv-epochs', 100, 1), batchSize: batch, snapshotEvery: 0 },
+      inversion: { epochs: intOption(values['inv-epochs'], 'inv-epochs', pre.inversion.epochs, 1), batchSize: batch ?? pre.inversion.batchSize, snapshotEvery: 0 },
       detection: {
         epochs: intOption(values['det-epochs'], 'det-epochs', 10, 1),
         lr: values['det-lr'] === undefined ? null : numOption(values['det-lr'], 'det-lr', 0.005, 1e-6, 10),
         scale: choiceOption(values['det-scale'], 'det-scale', ['linear', 'log'] as const, 'linear'),
       },
-      evalSize: intOption(values['eval-size'], 'eval-size', 1000, 0),
+      evalSize: intOption(values['eval-size'], 'eval-size', pre.evalSize, 0),
       probePerClass: 0,
-    };
+    });
     input.purifyBn = choiceOption(values.bn, 'bn', ['train', 'frozen'] as const, 'train');
     if (choiceOption(values.augment, 'augment', ['on', 'off'] as const, 'on') === 'off') input.augment = { padding: 0, flip: false };
     const cfg = resolveConfig(input);
@@ -245,7 +255,8 @@ export async function runPurify(argv: string[]): Promise<void> {
       const report = {
         command: 'purify',
         model: loaded.source,
-        clean: { data: cleanPath, share, images: clean.n, of: cleanAll },
+        preset: preset.name,
+        clean: { data: cleanPath, share: clean.n / cleanAll, images: clean.n, of: cleanAll },
         test: { data: testPath, images: test.n },
         backend: tf.getBackend(),
         method,
@@ -267,8 +278,9 @@ export async function runPurify(argv: string[]): Promise<void> {
         process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       } else {
         console.log(`model    ${loaded.source} -> ${outDir}`);
+        console.log(`preset   ${preset.name} (${preset.title})`);
         console.log(`method   ${method}${summary.target !== null ? `, target ${summary.target} "${test.classNames[summary.target] ?? summary.target}"` : ''}; clean ${clean.n} images`);
-        if (trigger) console.log(`trigger  mask L1 ${trigger.maskL1.toFixed(2)}, attack rate ${pct(trigger.attackRate)}, ${trigger.epochs} epochs${trigger.stoppedEarly ? ' (early stop)' : ''}`);
+        if (trigger) console.log(`trigger  mask L1 ${trigger.maskL1.toFixed(2)}, attack rate ${pct(trigger.attackRate)}, ${trigger.epochs} epochs, ${trigger.steps} steps${trigger.converged ? ' (converged)' : trigger.stoppedEarly ? ' (early stop)' : ''}`);
         console.log(`before   BA ${pct(before.ba)}  ASR ${attack ? pct(before.asr) : '-'}`);
         console.log(`after    BA ${pct(after.ba)}  ASR ${attack ? pct(after.asr) : '-'}  (${attackName}, ${test.n} test images)`);
         const delta = (i: number) => 100 * (after.perClass[i] - before.perClass[i]);

@@ -50,6 +50,19 @@ export interface InversionConfig {
   maxSteps: number;
   /** Emit the mask and pattern every this many steps (0: never; the final trigger is always emitted). */
   snapshotEvery: number;
+  /** Stop once the trigger has converged (null: never; the paper runs its epoch budget with patience). */
+  converge: InversionConvergence | null;
+}
+
+/**
+ * When an inversion counts as converged: over the last `epochs` epochs every epoch's attack rate on the clean
+ * batches was at least `rate`, and the mask's L1 norm shrank by less than the fraction `shrink` of its value
+ * `epochs` epochs earlier. Our choice for the class preset (see presets.ts); not part of the paper's recipe.
+ */
+export interface InversionConvergence {
+  rate: number;
+  shrink: number;
+  epochs: number;
 }
 
 /** Where detection measures how far a class's mask norm lies from the others' (see anomalyReport). */
@@ -149,6 +162,7 @@ export const DEFAULT_CONFIG: Readonly<DefenseConfig> = Object.freeze({
     patience: 30,
     maxSteps: 0,
     snapshotEvery: 20,
+    converge: null,
   },
   detection: { epochs: 10, maxSteps: 0, lr: null, threshold: 2, scale: 'linear', ifNoneFlagged: 'lowest-l1' },
   plus: { epochs: 10, lr: { milestones: [5], values: [0.01, 0.001] } },
@@ -208,6 +222,8 @@ export function resolveConfig(input: DefenseConfigInput = {}): DefenseConfig {
   check(c.momentum >= 0 && c.momentum < 1 && c.weightDecay >= 0, 'momentum in [0, 1) and weightDecay >= 0');
   check(c.inversion.lambda >= 0 && c.inversion.lr > 0, 'inversion lambda >= 0 and lr > 0');
   check(nonNegInt(c.inversion.patience) && nonNegInt(c.inversion.maxSteps) && nonNegInt(c.inversion.snapshotEvery), 'inversion patience, maxSteps, snapshotEvery >= 0');
+  const cv = c.inversion.converge;
+  check(cv === null || (cv.rate >= 0 && cv.rate <= 1 && cv.shrink >= 0 && cv.shrink < 1 && posInt(cv.epochs)), 'inversion.converge needs rate in [0, 1], shrink in [0, 1) and epochs >= 1 (or null)');
   check(c.nc.triggerShare >= 0 && c.nc.triggerShare <= 1, 'nc.triggerShare must be in [0, 1]');
   check(c.nad.betas.length > 0 && c.nad.p > 0, 'nad needs at least one beta and p > 0');
   check(!c.nad.layers || c.nad.layers.length === c.nad.betas.length, 'nad.layers and nad.betas must have equal lengths');

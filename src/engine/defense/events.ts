@@ -82,8 +82,10 @@ export interface InvertedTrigger {
   attackRate: number;
   epochs: number;
   steps: number;
-  /** True when patience (not the epoch or step budget) ended it. */
+  /** True when patience or convergence (not the epoch or step budget) ended it. */
   stoppedEarly: boolean;
+  /** True when the convergence test (InversionConfig.converge) ended it. */
+  converged: boolean;
 }
 
 /** The final trigger of one inversion. */

@@ -5,6 +5,8 @@
  * Minimize CE(f(x'), target) + lambda * |m|_1 with Adam (lr 0.005), batch 64, up to 100 epochs over the clean
  * set, stopping after `patience` (30) epochs without the mask's L1 norm improving; m and p are clipped to [0, 1]
  * after each step and start uniform random from the run's seed. The backdoored model is frozen, in inference mode.
+ * Optionally (`converge`, the class preset's lever) the inversion ends as soon as the trigger works and the mask
+ * has stopped shrinking, instead of running out its epoch budget.
  * (Neural Cleanse's public code optimizes tanh-parameterized variables instead of clipping; DESIGN says clip.)
  */
 import * as tf from '@tensorflow/tfjs';
@@ -13,7 +15,7 @@ import { batches, type Dataset } from '../data/dataset';
 import type { PixelTransform } from '../metrics';
 import { forward } from '../model/wrn';
 import type { Rng } from '../random';
-import type { InversionConfig } from './config';
+import type { InversionConfig, InversionConvergence } from './config';
 import type { RunControl } from './control';
 import type { DefenseEvent, InvertedTrigger } from './events';
 import { crossEntropyToClass } from './losses';
@@ -75,6 +77,25 @@ export async function readFloats(t: tf.Tensor): Promise<Float32Array> {
   return new Float32Array(await t.data());
 }
 
+/** Per-epoch history of an inversion, for the convergence test. */
+interface EpochRecord {
+  rate: number;
+  maskL1: number;
+}
+
+/**
+ * True when the last `cv.epochs` epochs all reached the attack rate and the mask L1 shrank by less than the
+ * fraction `cv.shrink` over them (compared with the L1 `cv.epochs` epochs before the last).
+ */
+export function hasConverged(history: readonly EpochRecord[], cv: InversionConvergence): boolean {
+  if (history.length < cv.epochs + 1) return false;
+  const recent = history.slice(-cv.epochs);
+  if (recent.some((r) => r.rate < cv.rate)) return false;
+  const then = history[history.length - 1 - cv.epochs].maskL1;
+  const now = history[history.length - 1].maskL1;
+  return then - now < cv.shrink * then;
+}
+
 /**
  * Inverts the trigger of class `target` on the clean set, emitting 'inversion-step', 'inversion-epoch',
  * 'inversion-snapshot' and finally 'inversion-result'; returns the trigger (plain data).
@@ -101,7 +122,9 @@ export async function* invertTrigger(
   let best = Infinity;
   let stale = 0;
   let stoppedEarly = false;
+  let converged = false;
   let lastRate = 0;
+  const history: EpochRecord[] = [];
   try {
     for (; epoch < cfg.epochs; epoch++) {
       const sums = { loss: 0, ce: 0, rate: 0, n: 0 };
@@ -135,7 +158,8 @@ export async function* invertTrigger(
         sums.rate += attackRate;
         sums.n++;
         yield { type: 'inversion-step', target, epoch, step, loss, ce, maskL1, attackRate };
-        if (cfg.snapshotEvery > 0 && step % cfg.snapshotEvery === 0) {
+        // The first step's mask too, so a live view has a picture right away.
+        if (cfg.snapshotEvery > 0 && (step === 1 || step % cfg.snapshotEvery === 0)) {
           yield { type: 'inversion-snapshot', target, step, epoch, mask: await readFloats(mask), pattern: await readFloats(pattern), height: h, width: w, channels: c };
         }
         await control.tick();
@@ -164,6 +188,13 @@ export async function* invertTrigger(
         epoch++;
         break;
       }
+      history.push({ rate: lastRate, maskL1 });
+      if (cfg.converge && hasConverged(history, cfg.converge)) {
+        stoppedEarly = true;
+        converged = true;
+        epoch++;
+        break;
+      }
     }
     const m = await readFloats(mask);
     const result: InvertedTrigger = {
@@ -178,6 +209,7 @@ export async function* invertTrigger(
       epochs: epoch,
       steps: step,
       stoppedEarly,
+      converged,
     };
     yield { type: 'inversion-result', ...result, mask: result.mask.slice(), pattern: result.pattern.slice() };
     return result;

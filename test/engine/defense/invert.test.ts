@@ -9,7 +9,7 @@ import { type InversionConfig, resolveConfig } from '../../../src/engine/defense
 import { RunControl } from '../../../src/engine/defense/control';
 import { detectTarget } from '../../../src/engine/defense/detect';
 import type { DefenseEvent, InvertedTrigger } from '../../../src/engine/defense/events';
-import { invertTrigger } from '../../../src/engine/defense/invert';
+import { hasConverged, invertTrigger } from '../../../src/engine/defense/invert';
 import { createRng } from '../../../src/engine/random';
 import { initNodeBackend } from '../../../src/platform/node/backend';
 import { toyData, toyModel } from './toy';
@@ -55,6 +55,7 @@ describe('invertTrigger', () => {
     const { events, result } = await collect(invertTrigger(model, clean, 2, base({ epochs: 2, snapshotEvery: 3 }), createRng(2), new RunControl()));
     expect(events.map((e) => e.type)).toEqual([
       'inversion-step',
+      'inversion-snapshot', // the first step's mask, so a live view has a picture right away
       'inversion-step',
       'inversion-epoch',
       'inversion-step',
@@ -66,11 +67,12 @@ describe('invertTrigger', () => {
     const step = events[0] as Extract<DefenseEvent, { type: 'inversion-step' }>;
     expect(step).toMatchObject({ target: 2, epoch: 0, step: 1 });
     expect(step.loss).toBeCloseTo(step.ce + 0.01 * step.maskL1, 4);
-    const snap = events[4] as Extract<DefenseEvent, { type: 'inversion-snapshot' }>;
+    const snap = events[5] as Extract<DefenseEvent, { type: 'inversion-snapshot' }>;
     expect(snap.mask).toBeInstanceOf(Float32Array);
     expect(snap.mask).toHaveLength(64);
     expect(snap.pattern).toHaveLength(192);
-    const last = events[7] as InvertedTrigger;
+    expect((events[1] as { step: number }).step).toBe(1);
+    const last = events[8] as InvertedTrigger;
     expect(last.mask).toEqual(result.mask);
     expect(last.mask).not.toBe(result.mask); // the event's arrays are its own (transferable)
   });
@@ -92,6 +94,37 @@ describe('invertTrigger', () => {
     expect(result.epochs).toBeLessThan(60);
     const ep = events.filter((e) => e.type === 'inversion-epoch');
     expect(ep[ep.length - 1]).toMatchObject({ stale: 2 });
+  });
+});
+
+describe('convergence', () => {
+  const cv = { rate: 0.99, shrink: 0.1, epochs: 2 };
+  it('needs epochs + 1 records, every recent rate at the threshold, and a small shrink', () => {
+    expect(hasConverged([{ rate: 1, maskL1: 10 }, { rate: 1, maskL1: 10 }], cv)).toBe(false);
+    expect(hasConverged([{ rate: 1, maskL1: 10 }, { rate: 1, maskL1: 9.8 }, { rate: 1, maskL1: 9.5 }], cv)).toBe(true);
+    // still shrinking by more than 10% over two epochs
+    expect(hasConverged([{ rate: 1, maskL1: 10 }, { rate: 1, maskL1: 9.5 }, { rate: 1, maskL1: 8.9 }], cv)).toBe(false);
+    // one recent epoch below the attack rate
+    expect(hasConverged([{ rate: 1, maskL1: 10 }, { rate: 0.98, maskL1: 10 }, { rate: 1, maskL1: 10 }], cv)).toBe(false);
+    // only the last `epochs` rates count
+    expect(hasConverged([{ rate: 0.5, maskL1: 10 }, { rate: 1, maskL1: 10 }, { rate: 1, maskL1: 10 }], cv)).toBe(true);
+  });
+
+  it('ends the inversion once the planted trigger works and the mask stops shrinking', async () => {
+    const before = tf.memory().numTensors;
+    const cfg = base({ epochs: 200, lr: 0.1, converge: { rate: 0.99, shrink: 0.05, epochs: 3 } });
+    const { events, result } = await collect(invertTrigger(model, clean, 1, cfg, createRng(1), new RunControl(undefined, 0)));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(result).toMatchObject({ stoppedEarly: true, converged: true, attackRate: 1 });
+    expect(result.epochs).toBeLessThan(200);
+    const ep = events.filter((e) => e.type === 'inversion-epoch') as Array<{ attackRate: number; maskL1: number }>;
+    expect(ep).toHaveLength(result.epochs);
+    expect(ep.slice(-3).every((e) => e.attackRate >= 0.99)).toBe(true);
+    const then = ep[ep.length - 4].maskL1;
+    expect(then - ep[ep.length - 1].maskL1).toBeLessThan(0.05 * then);
+    // Without the test the same budget runs to its end.
+    const full = (await collect(invertTrigger(model, clean, 1, { ...cfg, epochs: result.epochs + 5, converge: null }, createRng(1), new RunControl(undefined, 0)))).result;
+    expect(full).toMatchObject({ converged: false, epochs: result.epochs + 5 });
   });
 });
 
