@@ -1,0 +1,104 @@
+/**
+ * The work a defense run will do, counted before it starts (optimizer steps per stage and images through each
+ * kind of pass), and the time that takes at measured rates ({@link measureRates}). The page shows the estimate
+ * before the click; the ETA during the run rescales it by how fast the run actually goes.
+ */
+import { batchCount } from '../data/dataset';
+import { type DefenseConfig, needsTrigger } from './config';
+import type { DefenseStage } from './events';
+
+/** Images per second of the three kinds of pass a run makes, measured on the backend in use. */
+export interface WorkRates {
+  /** Inference forward passes (evaluation, probe features, the frozen model's features). */
+  forward: number;
+  /** Training steps: forward in training mode, backward to the weights (optimizer update included). */
+  train: number;
+  /** Trigger-inversion steps: inference forward, backward to the input only. */
+  invert: number;
+}
+
+/** One stage's planned work. */
+export interface StagePlan {
+  stage: DefenseStage;
+  /** Optimizer steps at most (0 for evaluation). */
+  steps: number;
+  /** Images through each kind of pass at most. */
+  forwardImages: number;
+  trainImages: number;
+  invertImages: number;
+}
+
+/** Sizes the plan depends on. */
+export interface PlanSizes {
+  /** Clean images the run trains on. */
+  clean: number;
+  /** Evaluation images per measurement during the run (after the config's evalSize cut) and at the end. */
+  evalDuring: number;
+  evalFinal: number;
+  /** Probe images (clean and triggered copies together) per probe-feature pass (0: none). */
+  probe: number;
+  numClasses: number;
+}
+
+/** Epochs in which the run measures BA / ASR (the last always when evalEvery > 0). */
+function evalEpochs(epochs: number, every: number): number {
+  if (every <= 0 || epochs === 0) return 0;
+  return Math.floor(epochs / every) + (epochs % every === 0 ? 0 : 1);
+}
+
+/**
+ * The stages a run will go through, in order, with their work at most. An evaluation pass measures BA on the
+ * clean subset and ASR on about as many triggered images (twice the images).
+ */
+export function planRun(cfg: DefenseConfig, sizes: PlanSizes): StagePlan[] {
+  const plans: StagePlan[] = [];
+  const stage = (s: DefenseStage, steps: number, w: Partial<Omit<StagePlan, 'stage' | 'steps'>>) =>
+    plans.push({ stage: s, steps, forwardImages: w.forwardImages ?? 0, trainImages: w.trainImages ?? 0, invertImages: w.invertImages ?? 0 });
+  const invSteps = (epochs: number, maxSteps: number) => {
+    const n = epochs * batchCount(sizes.clean, cfg.inversion.batchSize);
+    return maxSteps > 0 ? Math.min(n, maxSteps) : n;
+  };
+  const invBatch = Math.min(cfg.inversion.batchSize, sizes.clean);
+  if (cfg.detect) {
+    const steps = sizes.numClasses * invSteps(cfg.detection.epochs, cfg.detection.maxSteps);
+    stage('detect', steps, { invertImages: steps * invBatch });
+  }
+  const wantsTrigger = needsTrigger(cfg.method);
+  if (wantsTrigger) {
+    const steps = invSteps(cfg.inversion.epochs, cfg.inversion.maxSteps);
+    stage('invert', steps, { invertImages: steps * invBatch });
+  }
+  stage('evaluate', 0, { forwardImages: 2 * sizes.evalFinal + sizes.probe });
+  const full = batchCount(sizes.clean, cfg.batchSize);
+  const perEpoch = cfg.maxStepsPerEpoch > 0 ? Math.min(full, cfg.maxStepsPerEpoch) : full;
+  const batch = Math.min(cfg.batchSize, sizes.clean);
+  // Frozen-model forward passes per trained image: MCLDef 2 (x and x^), MCLDef+ stage 3 1, NAD 1 (teacher), others 0.
+  const training = (s: DefenseStage, epochs: number, frozenPerImage: number, measured: boolean) => {
+    const steps = epochs * perEpoch;
+    const evals = measured ? evalEpochs(epochs, cfg.evalEvery) : 0;
+    const probes = measured && sizes.probe > 0 ? (cfg.probeEvery > 0 ? Math.ceil(epochs / cfg.probeEvery) : 1) : 0;
+    stage(s, steps, { trainImages: steps * batch, forwardImages: steps * batch * frozenPerImage + evals * 2 * sizes.evalDuring + probes * sizes.probe });
+  };
+  if (cfg.method === 'mcldef' || cfg.method === 'mcldef+') {
+    training('purify', cfg.epochs, 2, true);
+    if (cfg.method === 'mcldef+') training('correct', cfg.plus.epochs, 1, true);
+  } else if (cfg.method === 'nad') {
+    training('teacher', cfg.nad.teacherEpochs, 0, false);
+    training('purify', cfg.epochs, 1, true);
+  } else {
+    training('purify', cfg.epochs, 0, true);
+  }
+  // The final measurement on the whole evaluation set.
+  plans.push({ stage: 'evaluate', steps: 0, forwardImages: 2 * sizes.evalFinal, trainImages: 0, invertImages: 0 });
+  return plans;
+}
+
+/** Seconds a stage's work takes at the given rates. */
+export function stageSeconds(p: StagePlan, rates: WorkRates): number {
+  return p.forwardImages / rates.forward + p.trainImages / rates.train + p.invertImages / rates.invert;
+}
+
+/** Seconds a whole plan takes at the given rates. */
+export function planSeconds(plans: readonly StagePlan[], rates: WorkRates): number {
+  return plans.reduce((s, p) => s + stageSeconds(p, rates), 0);
+}
