@@ -1,6 +1,8 @@
 /**
- * Backend selection in the browser: WebGPU, then WebGL, then WASM (SIMD), then plain CPU. Runs once; the report says what was chosen, on which adapter, and why
- * the preferred backends were passed over.
+ * Backend selection in the browser: WebGPU, WebGL and WASM (SIMD) are each started and timed on a few WRN-16-1
+ * training steps, and the fastest trains (plain CPU is the last resort). A software GPU (SwiftShader, a fallback
+ * adapter, llvmpipe) is not timed and does not win while WASM works. `?backend=` forces one. Runs once; the
+ * report says what was chosen, on which adapter, with the measured rates, and why the others were passed over.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
@@ -8,33 +10,78 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { type BackendName, type BackendReport, selectBackend } from '../selectBackend';
+import { measureRates } from '../../engine/defense/calibrate';
+import { registerWasmTrainingKernels } from '../../engine/kernels/wasmTraining';
+import { buildWrn, WRN_16_1 } from '../../engine/model/wrn';
+import { type BackendName, type BackendReport, selectFastestBackend } from '../selectBackend';
 
 interface GpuAdapterInfo {
   vendor?: string;
   architecture?: string;
   description?: string;
+  isFallbackAdapter?: boolean;
 }
 
-/** Describes the WebGPU adapter (vendor, architecture), or says why there is none. */
-async function webgpuAdapter(): Promise<string> {
-  const gpu = (globalThis.navigator as unknown as { gpu?: { requestAdapter(): Promise<{ info?: GpuAdapterInfo; requestAdapterInfo?: () => Promise<GpuAdapterInfo> } | null> } }).gpu;
+/** Software renderers, by the names their adapters and WebGL renderers report. */
+const SOFTWARE = /swiftshader|llvmpipe|lavapipe|software|microsoft basic render/i;
+
+/** Time budget for timing one backend (ms): a slow GPU path is cut short and reported as "at most". */
+const CALIBRATION_BUDGET_MS = 8000;
+
+/** The WebGPU adapter: its description, and why it is software (or null). */
+async function webgpuAdapter(): Promise<{ text: string; software: string | null }> {
+  const gpu = (globalThis.navigator as unknown as { gpu?: { requestAdapter(): Promise<{ info?: GpuAdapterInfo; isFallbackAdapter?: boolean; requestAdapterInfo?: () => Promise<GpuAdapterInfo> } | null> } }).gpu;
   if (!gpu) throw new Error('this browser has no WebGPU (navigator.gpu is missing)');
   const adapter = await gpu.requestAdapter();
   if (!adapter) throw new Error('WebGPU is present but no GPU adapter is available');
   const info = adapter.info ?? (await adapter.requestAdapterInfo?.()) ?? {};
-  return [info.vendor, info.architecture, info.description].filter(Boolean).join(' / ') || 'unknown adapter';
+  const text = [info.vendor, info.architecture, info.description].filter(Boolean).join(' / ') || 'unknown adapter';
+  const fallback = adapter.isFallbackAdapter ?? info.isFallbackAdapter ?? false;
+  const software = fallback || SOFTWARE.test(text) ? `WebGPU here is a software adapter (${text}), far slower than WASM` : null;
+  return { text, software };
+}
+
+/** The WebGL renderer's name (unmasked where the browser allows), or ''. */
+function webglRenderer(): string {
+  const gl = (tf.backend() as unknown as { gpgpu?: { gl?: WebGLRenderingContext } }).gpgpu?.gl;
+  if (!gl) return '';
+  const ext = gl.getExtension('WEBGL_debug_renderer_info');
+  return String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER) ?? '');
+}
+
+/** Times WRN-16-1 (the default model's architecture, fresh weights) on the active backend. */
+async function timeWrn() {
+  const model = buildWrn(WRN_16_1);
+  try {
+    return await measureRates(model, { batch: 16, steps: 2, budgetMs: CALIBRATION_BUDGET_MS });
+  } finally {
+    model.dispose();
+  }
 }
 
 /**
  * Activates the best backend the browser offers, or exactly `only` (e.g. from the URL's ?backend=).
  */
 export async function initBrowserBackend(only?: BackendName): Promise<BackendReport> {
-  let adapter = '';
-  const report = await selectBackend(
+  let adapter = { text: '', software: null as string | null };
+  return selectFastestBackend(
     [
-      { name: 'webgpu', prepare: async () => { adapter = await webgpuAdapter(); } },
-      { name: 'webgl' },
+      {
+        name: 'webgpu',
+        prepare: async () => {
+          adapter = await webgpuAdapter();
+        },
+        software: () => adapter.software,
+        detail: () => adapter.text,
+      },
+      {
+        name: 'webgl',
+        software: () => {
+          const r = webglRenderer();
+          return SOFTWARE.test(r) ? `WebGL here renders in software (${r}), far slower than WASM` : null;
+        },
+        detail: () => `WebGL ${tf.env().getNumber('WEBGL_VERSION')}${webglRenderer() ? `, ${webglRenderer()}` : ''}`,
+      },
       {
         name: 'wasm',
         prepare: () => {
@@ -43,13 +90,13 @@ export async function initBrowserBackend(only?: BackendName): Promise<BackendRep
           tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
           setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded });
         },
+        // Stock tfjs-backend-wasm cannot train (no Conv2DBackpropFilter): the project's kernels first.
+        afterInit: () => registerWasmTrainingKernels(),
+        detail: () => "SIMD, one thread, with the project's training kernels",
       },
       { name: 'cpu' },
     ],
+    timeWrn,
     only,
   );
-  if (report.backend === 'webgpu') report.detail = adapter;
-  else if (report.backend === 'webgl') report.detail = `WebGL ${tf.env().getNumber('WEBGL_VERSION')}`;
-  else if (report.backend === 'wasm') report.detail = 'SIMD, one thread, with the project\'s training kernels';
-  return report;
 }
