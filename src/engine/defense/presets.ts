@@ -29,6 +29,11 @@ export interface DefensePreset {
   config: DefenseConfigInput;
   /** Clean images used, drawn class-balanced from the defender's clean set (0: all of it). */
   cleanImages: number;
+  /**
+   * Stage-1 epochs after which the convergence test typically ends the inversion (the median over the shipped
+   * models in docs/presets.md), for time estimates; absent without a convergence test.
+   */
+  typicalInversionEpochs?: number;
 }
 
 /** The class demo. */
@@ -37,6 +42,7 @@ export const QUICK_PRESET: DefensePreset = Object.freeze({
   title: 'Class demo',
   summary: '1,000 clean images, trigger inversion until the mask has converged, 2 purification epochs: about two minutes on a laptop CPU',
   cleanImages: 1000,
+  typicalInversionEpochs: 5,
   config: {
     batchSize: 32,
     epochs: 2,

@@ -1,7 +1,12 @@
-/** Purify / pause / step / cancel / reset, the settings (defaulting to the paper's, mirrored in the URL), progress. */
-import { DEFENSE_METHODS, type DefenseMethod } from '../../engine/defense';
+/**
+ * Purify / pause / step / cancel / reset, the preset ("Class demo" by default, or "Paper") with the settings folded
+ * under it (mirrored in the URL), how long the run will take here, and its progress.
+ */
+import { DEFENSE_METHODS, type DefenseMethod } from '../../engine/defense/config';
+import { PRESET_NAMES, PRESETS, type PresetName } from '../../engine/defense/presets';
+import { chosenRates, estimateRun, formatSeconds } from '../estimate';
 import { controlRun, resetRun, startRun } from '../runController';
-import { type Settings, settingsToQuery } from '../settings';
+import { applyPreset, presetLabel, type Settings, settingsToQuery } from '../settings';
 import { store, useStore } from '../store';
 
 const METHOD_NAMES: Record<DefenseMethod, string> = {
@@ -12,10 +17,57 @@ const METHOD_NAMES: Record<DefenseMethod, string> = {
   nad: 'NAD: attention distillation',
 };
 
-function update(patch: Partial<Settings>): void {
-  const settings = { ...store.getState().settings, ...patch };
+function save(settings: Settings): void {
   store.set({ settings });
   history.replaceState(null, '', `${location.pathname}${settingsToQuery(settings, location.search)}${location.hash}`);
+}
+
+function update(patch: Partial<Settings>): void {
+  save({ ...store.getState().settings, ...patch });
+}
+
+/** The preset choice, "custom" once a field differs from the chosen preset's value. */
+function PresetPicker({ disabled }: { disabled: boolean }) {
+  const s = useStore((st) => st.settings);
+  const label = presetLabel(s);
+  return (
+    <fieldset className="presets" disabled={disabled}>
+      <legend>Preset</legend>
+      {PRESET_NAMES.map((name: PresetName) => (
+        <label key={name} className={`preset${s.preset === name ? ' chosen' : ''}`} title={PRESETS[name].summary}>
+          <input type="radio" name="preset" value={name} checked={s.preset === name && label !== 'custom'} data-testid={`preset-${name}`}
+            onChange={() => save(applyPreset(s, name))} />
+          <span>{PRESETS[name].title}</span>
+        </label>
+      ))}
+      <span className="preset-state" data-testid="preset-state">
+        {label === 'custom' ? `custom (${PRESETS[s.preset].title} with edits; pick a preset to restore it)` : PRESETS[label].summary}
+      </span>
+    </fieldset>
+  );
+}
+
+/** Typical stage-1 epochs of the class demo before its convergence test ends it (docs/presets.md). */
+const TYPICAL_INV_EPOCHS = PRESETS.quick.typicalInversionEpochs ?? Infinity;
+
+/** "This run: about 1 min 10 s here", from the backend calibration and the run's planned work. */
+export function RunEstimateLine() {
+  const s = useStore((st) => st.settings);
+  const backend = useStore((st) => st.backend);
+  const card = useStore((st) => st.card);
+  const clean = useStore((st) => st.clean);
+  const evalData = useStore((st) => st.evalData);
+  const rates = chosenRates(backend);
+  if (!card || !clean) return null;
+  if (!rates) return <p className="estimate muted">Timing this device…</p>;
+  const inputs = { cleanAvailable: clean.n, evalAvailable: evalData?.n ?? 0, numClasses: card.numClasses, knownTarget: s.targetMode === 'known' ? card.target : null };
+  const e = estimateRun(s, rates, inputs, TYPICAL_INV_EPOCHS);
+  const range = e.atMost > e.typical * 1.1 ? ` (at most ${formatSeconds(e.atMost)})` : '';
+  return (
+    <p className="estimate" data-testid="estimate">
+      This run: about <strong>{formatSeconds(e.typical)}</strong>{range} on {backend!.backend.toUpperCase()} here.
+    </p>
+  );
 }
 
 function NumberField({ k, label, step, min, max, help }: { k: keyof Settings; label: string; step: number; min: number; max: number; help: string }) {
@@ -68,9 +120,11 @@ export function Controls() {
         <button type="button" data-testid="cancel" disabled={!active} onClick={() => void controlRun('cancel')}>Cancel</button>
         <button type="button" data-testid="reset" disabled={!card} onClick={() => void resetRun()}>Reset</button>
       </div>
+      {!active && <RunEstimateLine />}
       <Progress />
-      <details open>
-        <summary>Settings (the paper's by default; saved in the page address, so you can share them)</summary>
+      <PresetPicker disabled={active} />
+      <details>
+        <summary>Settings (saved in the page address, so you can share them)</summary>
         <div className="fields">
           <label className="field">
             <span>Method</span>
@@ -98,13 +152,13 @@ export function Controls() {
             </label>
           )}
           <NumberField k="lambda" label="λ (mask size penalty)" step={0.001} min={0} max={10} help="Weight of the mask's L1 norm in trigger inversion (0.01)." />
-          <NumberField k="invEpochs" label="Inversion epochs" step={1} min={1} max={1000} help="Stage 1 budget; stops early after 30 epochs without a smaller mask (100)." />
+          <NumberField k="invEpochs" label="Inversion epochs" step={1} min={1} max={1000} help="Stage 1 budget (paper 100, stopping after 30 epochs without a smaller mask; class demo 8, stopping once the mask works and has stopped shrinking)." />
           <NumberField k="tau" label="τ (temperature)" step={0.05} min={0.001} max={100} help="Temperature of the contrastive loss (0.5)." />
-          <NumberField k="lr" label="Learning rate" step={0.01} min={0} max={10} help="Epoch 0; then /10 until epoch 10, /100 after (0.1)." />
-          <NumberField k="epochs" label="Purification epochs" step={1} min={0} max={500} help="Stage 2 epochs (20)." />
+          <NumberField k="lr" label="Learning rate" step={0.01} min={0} max={10} help="Epoch 0 (0.1); the paper then uses /10 until epoch 10 and /100 after, the class demo /10 after epoch 0." />
+          <NumberField k="epochs" label="Purification epochs" step={1} min={0} max={500} help="Stage 2 epochs (paper 20, class demo 2)." />
           <NumberField k="cleanPercent" label="Clean data (% of training set)" step={0.5} min={0.01} max={5} help="The paper uses 5% (2,500 images)." />
-          <NumberField k="cleanLimit" label="Clean image cap" step={10} min={0} max={1000000} help="0 = no cap; small caps make quick classroom demos." />
-          <NumberField k="evalSize" label="Evaluation images" step={50} min={0} max={10000} help="Test images for BA/ASR each epoch (1,000)." />
+          <NumberField k="cleanLimit" label="Clean image cap" step={10} min={0} max={1000000} help="0 = no cap (paper: all 2,500); the class demo uses 1,000." />
+          <NumberField k="evalSize" label="Evaluation images" step={50} min={0} max={10000} help="Test images for BA/ASR after each epoch (paper 1,000, class demo 200); before and after the run, the whole evaluation set." />
           <NumberField k="probe" label="t-SNE images per class" step={1} min={0} max={200} help="Clean probes per class; each gets a triggered copy." />
           <NumberField k="seed" label="Seed" step={1} min={0} max={2147483646} help="Drives every random choice; same seed, same run." />
           <NumberField k="refresh" label="Refreshes per second" step={1} min={1} max={60} help="How often the charts redraw while running." />
