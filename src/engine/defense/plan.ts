@@ -1,9 +1,9 @@
 /**
  * The work a defense run will do, counted before it starts (optimizer steps per stage and images through each
  * kind of pass), and the time that takes at measured rates ({@link measureRates}). The page shows the estimate
- * before the click; the ETA during the run rescales it by how fast the run actually goes.
+ * before the click; the ETA during the run rescales it by how fast the run actually goes. Imports no TensorFlow.js,
+ * so the page's main thread can plan without loading it.
  */
-import { batchCount } from '../data/dataset';
 import { type DefenseConfig, needsTrigger } from './config';
 import type { DefenseStage } from './events';
 
@@ -39,6 +39,9 @@ export interface PlanSizes {
   probe: number;
   numClasses: number;
 }
+
+/** Batches of an epoch (the last one may be short). */
+const batchCount = (n: number, batch: number) => Math.ceil(n / batch);
 
 /** Epochs in which the run measures BA / ASR (the last always when evalEvery > 0). */
 function evalEpochs(epochs: number, every: number): number {
