@@ -64,7 +64,7 @@ export function RunEstimateLine() {
   const e = estimateRun(s, rates, inputs, TYPICAL_INV_EPOCHS);
   const range = e.atMost > e.typical * 1.1 ? ` (at most ${formatSeconds(e.atMost)})` : '';
   return (
-    <p className="estimate" data-testid="estimate">
+    <p className="estimate" data-testid="estimate" data-seconds={e.typical.toFixed(1)}>
       This run: about <strong>{formatSeconds(e.typical)}</strong>{range} on {backend!.backend.toUpperCase()} here.
     </p>
   );
