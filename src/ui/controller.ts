@@ -36,13 +36,15 @@ export async function boot(): Promise<void> {
       memory: () => engine().call('memory', {}),
       predict: (indices: number[], which: 'current' | 'original' = 'original') => engine().call('predict', { which, indices }),
     };
-    store.set({ backend, phase: 'ready' });
+    store.set({ backend, attacks: await client.call('attacks', {}) });
   } catch (e) {
     store.set({ phase: 'failed' });
     reportError(e, 'This browser could not start any TensorFlow.js backend. Try a current Chrome, Edge or Firefox.');
     return;
   }
+  // Uploads stay off until the default model is in: one loaded meanwhile would be replaced by it.
   await Promise.all([loadDemoData(), loadZooModel(undefined, false)]);
+  store.set({ phase: 'ready' });
   await refreshBefore();
 }
 
@@ -82,7 +84,7 @@ export async function loadZooModel(name?: string, refresh = true): Promise<void>
     const card = await engine().call('loadModel', {
       source: { kind: 'url', modelUrl: siteUrl(`${entry.path}model.json`), manifestUrl: siteUrl(`${entry.path}manifest.json`) },
     });
-    store.set({ card, stripBefore: null, stripAfter: null, evalBefore: null, evalAfter: null, run: null, ftSummary: null });
+    store.set({ card, stripBefore: null, stripAfter: null, evalBefore: null, run: null, ftSummary: null });
     // After an uploaded model of another shape the engine dropped the demo data: bring it back.
     if (hadOther) await loadDemoData();
     if (refresh) await refreshBefore();
@@ -101,7 +103,7 @@ export async function refreshBefore(): Promise<void> {
     store.set({ busy: 'Evaluating the model' });
     const stripBefore = await engine().call('strip', { perClass: 1, which: 'original' });
     store.set({ stripBefore });
-    const evalBefore = await engine().call('evaluate', { which: 'original', limit: s.settings.evalSize });
+    const evalBefore = await engine().call('evaluate', { which: 'original', limit: s.settings.evalSize, seed: s.settings.seed });
     store.set({ evalBefore });
   } catch (e) {
     reportError(e);

@@ -2,7 +2,7 @@
  * Defense settings and their home in the URL (?method=mcldef&target=5&lambda=0.01&...), so a teacher can share a
  * setup by sharing the link. Defaults are the paper's; only values that differ from them are written.
  */
-import { DEFAULT_CONFIG, type DefenseConfigInput, type DefenseMethod, DEFENSE_METHODS } from '../engine/defense';
+import { DEFAULT_CONFIG, type DefenseConfigInput, type DefenseMethod, DEFENSE_METHODS } from '../engine/defense/config';
 import type { StartRequest } from '../worker/protocol';
 
 /** What the settings panel edits. */

@@ -1,5 +1,5 @@
 /** Purify / pause / step / cancel / reset, the settings (defaulting to the paper's, mirrored in the URL), progress. */
-import { DEFENSE_METHODS, type DefenseMethod } from '../../engine/defense';
+import { DEFENSE_METHODS, type DefenseMethod } from '../../engine/defense/config';
 import { controlRun, resetRun, startRun } from '../runController';
 import { type Settings, settingsToQuery } from '../settings';
 import { store, useStore } from '../store';
