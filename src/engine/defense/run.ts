@@ -150,6 +150,7 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
       cfg.probePerClass > 0 ? makeProbePlan(deps.evalSet ?? clean, cfg.probePerClass, deps.trueTrigger, trueTarget, invTarget, rng.fork('probe')) : null;
     const probeEvent = async (m: tf.LayersModel, stage: DefenseStage, epoch: number): Promise<DefenseEvent> => {
       const { features, dim } = await probeFeatures(m, probe!, trig);
+      // Copies of the plan's arrays: each event owns its arrays, and the worker transfers (detaches) them.
       return { type: 'probe-features', stage, epoch, features, dim, labels: probe!.labels.slice(), triggered: probe!.triggered.slice(), trigger: probe!.trigger };
     };
 
