@@ -28,9 +28,10 @@ interface ZooIndex {
 export async function boot(): Promise<void> {
   try {
     client = await EngineClient.create();
-    store.set({ engineMode: client.mode, engineNote: client.fallbackReason });
     const forced = new URLSearchParams(location.search).get('backend') as BackendName | null;
     const backend = await client.call('init', { backend: forced || undefined });
+    // Read after init: a worker that failed while loading has handed over to the main thread by now.
+    store.set({ engineMode: client.mode, engineNote: client.fallbackReason });
     // A small hook for tests and the curious: the engine's tensor count.
     (window as unknown as { __mcldef: object }).__mcldef = {
       memory: () => engine().call('memory', {}),

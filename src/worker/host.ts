@@ -45,6 +45,17 @@ export function eventTransfers(event: DefenseEvent): ArrayBuffer[] {
   return out;
 }
 
+/** The buffers of a result made for the page alone (downloads, strip pixels), transferred instead of copied. */
+function resultTransfers(type: RpcName, result: Rpc[RpcName][1]): ArrayBuffer[] {
+  if (type === 'exportWeights') return [(result as Rpc['exportWeights'][1]).bytes];
+  if (type === 'exportModel') return [(result as Rpc['exportModel'][1]).weights];
+  if (type === 'strip') {
+    const s = result as Rpc['strip'][1];
+    return [s.clean.buffer, s.triggered.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+  }
+  return [];
+}
+
 /** The engine's state and request handlers. */
 export class EngineHost {
   private original: tf.LayersModel | null = null;
@@ -82,8 +93,7 @@ export class EngineHost {
         });
       }
       const result = await this.run(req);
-      const transfer = req.type === 'exportWeights' ? [(result as Rpc['exportWeights'][1]).bytes] : req.type === 'exportModel' ? [(result as Rpc['exportModel'][1]).weights] : [];
-      this.post({ id: req.id, type: 'result', result }, transfer);
+      this.post({ id: req.id, type: 'result', result }, resultTransfers(req.type, result));
     } catch (e) {
       this.post({ id: req.id, type: 'error', message: e instanceof Error ? e.message : String(e) });
     }
