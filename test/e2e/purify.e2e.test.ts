@@ -50,7 +50,9 @@ describe('Purify in the browser', () => {
   it('downloads the purified model as a PyTorch .pth that loads back with its state_dict', async () => {
     // The files are written from the weights read when the run ended, so a download does not wait for the work the
     // page queues after the result (the strip of images); the generous limit covers a busy machine's slow page.
+    const t0 = Date.now();
     const [download] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.getByTestId('download-pth').click()]);
+    console.log(`[purify e2e] the .pth download came ${((Date.now() - t0) / 1000).toFixed(1)} s after the click`);
     expect(download.suggestedFilename()).toMatch(/purified\.pth$/);
     const file = await download.path();
     const ck = await readTorchCheckpoint(new Uint8Array(fs.readFileSync(file!)));
