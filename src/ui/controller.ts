@@ -28,21 +28,24 @@ interface ZooIndex {
 export async function boot(): Promise<void> {
   try {
     client = await EngineClient.create();
-    store.set({ engineMode: client.mode, engineNote: client.fallbackReason });
     const forced = new URLSearchParams(location.search).get('backend') as BackendName | null;
     const backend = await client.call('init', { backend: forced || undefined });
+    // Read after init: a worker that failed while loading has handed over to the main thread by now.
+    store.set({ engineMode: client.mode, engineNote: client.fallbackReason });
     // A small hook for tests and the curious: the engine's tensor count.
     (window as unknown as { __mcldef: object }).__mcldef = {
       memory: () => engine().call('memory', {}),
       predict: (indices: number[], which: 'current' | 'original' = 'original') => engine().call('predict', { which, indices }),
     };
-    store.set({ backend, phase: 'ready' });
+    store.set({ backend, attacks: await client.call('attacks', {}) });
   } catch (e) {
     store.set({ phase: 'failed' });
     reportError(e, 'This browser could not start any TensorFlow.js backend. Try a current Chrome, Edge or Firefox.');
     return;
   }
+  // Uploads stay off until the default model is in: one loaded meanwhile would be replaced by it.
   await Promise.all([loadDemoData(), loadZooModel(undefined, false)]);
+  store.set({ phase: 'ready' });
   await refreshBefore();
 }
 
@@ -82,7 +85,7 @@ export async function loadZooModel(name?: string, refresh = true): Promise<void>
     const card = await engine().call('loadModel', {
       source: { kind: 'url', modelUrl: siteUrl(`${entry.path}model.json`), manifestUrl: siteUrl(`${entry.path}manifest.json`) },
     });
-    store.set({ card, stripBefore: null, stripAfter: null, evalBefore: null, evalAfter: null, run: null, ftSummary: null });
+    store.set({ card, stripBefore: null, stripAfter: null, evalBefore: null, run: null, ftSummary: null });
     // After an uploaded model of another shape the engine dropped the demo data: bring it back.
     if (hadOther) await loadDemoData();
     if (refresh) await refreshBefore();
@@ -101,7 +104,7 @@ export async function refreshBefore(): Promise<void> {
     store.set({ busy: 'Evaluating the model' });
     const stripBefore = await engine().call('strip', { perClass: 1, which: 'original' });
     store.set({ stripBefore });
-    const evalBefore = await engine().call('evaluate', { which: 'original', limit: s.settings.evalSize });
+    const evalBefore = await engine().call('evaluate', { which: 'original', limit: s.settings.evalSize, seed: s.settings.seed });
     store.set({ evalBefore });
   } catch (e) {
     reportError(e);

@@ -2,8 +2,8 @@
  * Running the defense from the page: start, pause / resume / step / cancel, reset, FT side by side, the live
  * t-SNE, and downloads. Engine events are buffered and folded into the store at the chosen refresh rate.
  */
-import type { DefenseEvent, DefenseMethod, ProbeFeaturesEvent } from '../engine/defense';
-import type { RunEndMessage, RunEventMessage } from '../worker/protocol';
+import type { DefenseEvent, DefenseMethod, DefenseSummary, ProbeFeaturesEvent } from '../engine/defense';
+import type { WorkerPush } from '../worker/protocol';
 import { engine, refreshBefore } from './controller';
 import { toStartRequest } from './settings';
 import { applyEvent, newRun, reportError, store } from './store';
@@ -49,8 +49,8 @@ function drain(): void {
   store.set({ run: next });
 }
 
-function onMessage(msg: unknown): void {
-  const m = msg as RunEventMessage | RunEndMessage;
+function onMessage(m: WorkerPush): void {
+  if (m.type !== 'run-event' && m.type !== 'run-end') return;
   const run = store.getState().run;
   if (!run || m.runId !== run.runId) return;
   if (m.type === 'run-event') {
@@ -58,26 +58,27 @@ function onMessage(msg: unknown): void {
     timer ??= setTimeout(drain, 1000 / store.getState().settings.refresh);
   } else if (m.type === 'run-end') {
     drain();
-    const cur = store.getState().run!;
-    store.set({ run: { ...cur, status: m.status, message: m.message ?? '', summary: m.summary ?? cur.summary } });
+    const cur = { ...store.getState().run!, status: m.status, message: m.message ?? '' };
+    store.set({ run: cur });
     if (m.status === 'failed') reportError(new Error(m.message ?? 'the defense failed'), 'Check the settings (target class, epochs) and the data, then start again.');
-    if (m.status === 'done') void afterRun(cur.method, m);
+    if (m.status === 'done') void afterRun(cur.method, cur.summary);
   }
 }
 
-async function afterRun(method: DefenseMethod, m: RunEndMessage): Promise<void> {
+async function afterRun(method: DefenseMethod, summary: DefenseSummary | null): Promise<void> {
   try {
     if (method === 'ft' && pendingFt) {
       // The FT comparison ran first; now the chosen method runs, and its purified model is the one kept.
       pendingFt = false;
-      store.set({ ftSummary: m.summary ?? null });
+      store.set({ ftSummary: summary });
       await launch(store.getState().settings.method, false);
       return;
     }
+    // BA and ASR after the run come from the run's own evaluation (its 'evaluation' events): no second one here.
     const stripAfter = await engine().call('strip', { perClass: 1, which: 'current' });
     store.set({ stripAfter });
-    const evalAfter = await engine().call('evaluate', { which: 'current', limit: store.getState().settings.evalSize });
-    store.set({ evalAfter });
+    // A model without a stated target gets its live ASR once detection found one.
+    if (store.getState().card?.target === null && summary?.target !== null && summary?.target !== undefined) await refreshBefore();
   } catch (e) {
     reportError(e);
   }
@@ -86,10 +87,10 @@ async function afterRun(method: DefenseMethod, m: RunEndMessage): Promise<void> 
 async function launch(method: DefenseMethod, clear: boolean): Promise<void> {
   const s = store.getState();
   const req = toStartRequest(s.settings, s.card!.target, method);
-  if (clear) store.set({ stripAfter: null, evalAfter: null, ftSummary: null });
-  const { runId, cleanImages } = await engine().call('start', req);
+  if (clear) store.set({ stripAfter: null, ftSummary: null });
+  const { runId, cleanImages, warnings } = await engine().call('start', req);
   queue = [];
-  store.set({ run: newRun(runId, method, cleanImages) });
+  store.set({ run: newRun(runId, method, cleanImages, Date.now(), warnings) });
 }
 
 /**
@@ -125,7 +126,7 @@ export async function resetRun(): Promise<void> {
   try {
     pendingFt = false;
     const memory = await engine().call('reset', {});
-    store.set({ run: null, stripAfter: null, evalAfter: null, ftSummary: null, memory: { numTensors: memory.numTensors, numBytes: 0 } });
+    store.set({ run: null, stripAfter: null, ftSummary: null, memory: { numTensors: memory.numTensors, numBytes: 0 } });
     await refreshBefore();
   } catch (e) {
     reportError(e);

@@ -15,11 +15,20 @@ export interface RunView {
   status: RunStatus;
   stage: DefenseStage | null;
   stageLabel: string;
-  /** Fraction of the current stage done, and when the stage started (ms), for the ETA. */
+  /**
+   * Progress of the current stage, folded from the engine's events: the stage's epoch budget as its 'start' event
+   * gave it (detection: all classes together, over `stageClasses` classes), the epochs done so far (fractional
+   * within an epoch), the classes done (detection), their ratio, and when the stage started (ms), for the ETA.
+   */
+  stageEpochs: number;
+  stageClasses: number;
+  stageDone: number;
+  stageClassesDone: number;
   stageFraction: number;
   stageStartedAt: number;
   cleanImages: number;
-  inversion: { points: Array<{ step: number; loss: number; ce: number; l1: number; rate: number }>; snapshot: InversionSnapshotEvent | null; result: InvertedTrigger | null };
+  /** Stage 1 as drawn: the loss curve of the class being inverted now (detection inverts one class after another). */
+  inversion: { target: number | null; points: Array<{ step: number; loss: number; ce: number; l1: number; rate: number }>; snapshot: InversionSnapshotEvent | null; result: InvertedTrigger | null };
   detection: { perClass: Array<{ cls: number; l1: number; rate: number }>; report: DetectionReport | null };
   train: { steps: Array<{ i: number; loss: number; stage: DefenseStage }>; epochs: TrainEpochEvent[] };
   probe: { labels: Int32Array; triggered: Uint8Array; epoch: number; embedding: Float64Array | null; stage: DefenseStage } | null;
@@ -32,6 +41,7 @@ export interface RunView {
 
 /** Everything the page shows. */
 export interface AppState {
+  /** 'ready' once the engine runs and the default model and data have loaded: controls that load stay off until then. */
   phase: 'starting' | 'ready' | 'failed';
   backend: BackendReport | null;
   engineMode: 'worker' | 'main-thread' | null;
@@ -41,8 +51,8 @@ export interface AppState {
   evalData: DataSummary | null;
   stripBefore: StripResult | null;
   stripAfter: StripResult | null;
+  /** The live check of the loaded model, on the images a run with the current seed and size measures on. */
   evalBefore: QuickEval | null;
-  evalAfter: QuickEval | null;
   /** Messages for the person using the page: what went wrong and what to do. */
   errors: Array<{ id: number; message: string; hint?: string }>;
   busy: string | null;
@@ -52,6 +62,8 @@ export interface AppState {
   ftSummary: DefenseSummary | null;
   /** Tensors held by the engine after the last reset (for the memory check). */
   memory: { numTensors: number; numBytes: number } | null;
+  /** The attacks the upload form offers (from the engine). */
+  attacks: Array<{ name: string; title: string }>;
   /** The built-in models (models/index.json). */
   zoo: Array<{ name: string; title: string }>;
   /** An image import in progress. */
@@ -69,31 +81,48 @@ const initial: AppState = {
   stripBefore: null,
   stripAfter: null,
   evalBefore: null,
-  evalAfter: null,
   errors: [],
   busy: null,
   settings: DEFAULT_SETTINGS,
   run: null,
   ftSummary: null,
   memory: null,
+  attacks: [],
   zoo: [],
   importProgress: null,
 };
 
-/** Folds one engine event into the run view (pure; the controller batches calls at the refresh rate). */
+/** Keeps a live series bounded: past `max` points, every other one is dropped before appending. */
+function append<T>(xs: T[], x: T, max = 4000): T[] {
+  return [...(xs.length > max ? xs.filter((_, i) => i % 2 === 0) : xs), x];
+}
+
+function withDone(r: RunView, done: number): void {
+  r.stageDone = done;
+  r.stageFraction = r.stageEpochs > 0 ? Math.min(1, done / r.stageEpochs) : 0;
+}
+
+/**
+ * Folds one engine event into the run view. Pure: everything it shows comes from the events (a stage's budget from
+ * its 'start' event), none of it from the settings; the controller batches calls at the refresh rate.
+ */
 export function applyEvent(run: RunView, e: DefenseEvent, now: number): RunView {
   const r = { ...run };
   switch (e.type) {
     case 'stage':
-      if (e.phase === 'start') Object.assign(r, { stage: e.stage, stageLabel: e.label, stageFraction: 0, stageStartedAt: now });
+      if (e.phase === 'start') {
+        Object.assign(r, { stage: e.stage, stageLabel: e.label, stageEpochs: e.epochs ?? 0, stageClasses: e.classes ?? 1, stageClassesDone: 0, stageStartedAt: now });
+        withDone(r, 0);
+      }
       break;
     case 'inversion-step': {
-      const points = r.inversion.points.length > 4000 ? r.inversion.points.filter((_, i) => i % 2 === 0) : r.inversion.points;
-      r.inversion = { ...r.inversion, points: [...points, { step: e.step, loss: e.loss, ce: e.ce, l1: e.maskL1, rate: e.attackRate }] };
+      // A new class (detection moves on, or the target's own inversion follows detection) starts a new curve.
+      const points = r.inversion.target === e.target ? r.inversion.points : [];
+      r.inversion = { ...r.inversion, target: e.target, points: append(points, { step: e.step, loss: e.loss, ce: e.ce, l1: e.maskL1, rate: e.attackRate }) };
       break;
     }
     case 'inversion-epoch':
-      r.stageFraction = (e.epoch + 1) / Math.max(1, store.getState().settings.invEpochs);
+      withDone(r, r.stageClassesDone * (r.stageEpochs / Math.max(1, r.stageClasses)) + e.epoch + 1);
       break;
     case 'inversion-snapshot':
       r.inversion = { ...r.inversion, snapshot: e };
@@ -103,18 +132,17 @@ export function applyEvent(run: RunView, e: DefenseEvent, now: number): RunView 
       break;
     case 'detection-class':
       r.detection = { ...r.detection, perClass: [...r.detection.perClass, { cls: e.cls, l1: e.maskL1, rate: e.attackRate }] };
-      r.stageFraction = e.done / e.total;
+      // A class that stopped early (patience) leaves the rest of its budget unused: progress moves to its end.
+      r.stageClassesDone = e.done;
+      withDone(r, e.done * (r.stageEpochs / Math.max(1, r.stageClasses)));
       break;
     case 'detection-result':
       r.detection = { ...r.detection, report: e };
       break;
-    case 'purify-step': {
-      const steps = r.train.steps.length > 4000 ? r.train.steps.filter((_, i) => i % 2 === 0) : r.train.steps;
-      r.train = { ...r.train, steps: [...steps, { i: e.epoch * e.stepsPerEpoch + e.step, loss: e.loss, stage: e.stage }] };
-      const epochs = e.stage === 'correct' ? 10 : Math.max(1, store.getState().settings.epochs);
-      r.stageFraction = (e.epoch * e.stepsPerEpoch + e.step) / (epochs * e.stepsPerEpoch);
+    case 'purify-step':
+      r.train = { ...r.train, steps: append(r.train.steps, { i: e.epoch * e.stepsPerEpoch + e.step, loss: e.loss, stage: e.stage }) };
+      withDone(r, e.epoch + e.step / Math.max(1, e.stepsPerEpoch));
       break;
-    }
     case 'purify-epoch':
       r.train = { ...r.train, epochs: [...r.train.epochs, e] };
       break;
@@ -135,12 +163,13 @@ export function applyEvent(run: RunView, e: DefenseEvent, now: number): RunView 
   return r;
 }
 
-/** An empty run view. */
-export function newRun(runId: number, method: DefenseMethod, cleanImages: number): RunView {
+/** An empty run view; `notices` are what the engine said when it accepted the run (e.g. about the clean data). */
+export function newRun(runId: number, method: DefenseMethod, cleanImages: number, now = Date.now(), notices: string[] = []): RunView {
   return {
-    runId, method, status: 'running', stage: null, stageLabel: 'Starting', stageFraction: 0, stageStartedAt: Date.now(), cleanImages,
-    inversion: { points: [], snapshot: null, result: null }, detection: { perClass: [], report: null },
-    train: { steps: [], epochs: [] }, probe: null, before: null, after: null, summary: null, message: '', notices: [],
+    runId, method, status: 'running', stage: null, stageLabel: 'Starting', stageEpochs: 0, stageClasses: 1, stageDone: 0, stageClassesDone: 0, stageFraction: 0,
+    stageStartedAt: now, cleanImages,
+    inversion: { target: null, points: [], snapshot: null, result: null }, detection: { perClass: [], report: null },
+    train: { steps: [], epochs: [] }, probe: null, before: null, after: null, summary: null, message: '', notices,
   };
 }
 

@@ -3,7 +3,7 @@
  * here (File -> ArrayBuffer) and transferred to the worker; the engine replaces what it holds only once the new
  * model or data set loaded completely, so a bad file never costs the page what it had.
  */
-import type { DataSummary, ProgressMessage, UploadOptions } from '../worker/protocol';
+import type { DataSummary, UploadOptions } from '../worker/protocol';
 import { engine, loadDemoData, refreshBefore } from './controller';
 import { reportError, store } from './store';
 
@@ -63,7 +63,7 @@ export async function uploadModel(files: PickedFile[], options: UploadOptions): 
     store.set({ busy: `Reading ${files.length === 1 ? files[0].path : `${files.length} files`}` });
     const { payload, transfer } = await read(files);
     const card = await engine().call('loadModel', { source: { kind: 'files', files: payload, options } }, transfer);
-    store.set({ card, stripAfter: null, stripBefore: null, evalBefore: null, evalAfter: null, run: null, ftSummary: null });
+    store.set({ card, stripAfter: null, stripBefore: null, evalBefore: null, run: null, ftSummary: null });
     // Data of another size or class count was dropped by the engine: reload the demo set when it fits.
     if (card.inputShape[0] === 32 && card.inputShape[1] === 32 && card.numClasses === 10) await loadDemoData();
     else store.set({ evalData: null, clean: null });
@@ -87,8 +87,7 @@ export async function uploadCleanData(files: PickedFile[]): Promise<DataSummary 
     return null;
   }
   const off = engine().onMessage((m) => {
-    const p = m as ProgressMessage;
-    if (p.type === 'progress' && p.task === 'import') store.set({ importProgress: { done: p.done, total: p.total } });
+    if (m.type === 'progress' && m.task === 'import') store.set({ importProgress: { done: m.done, total: m.total } });
   });
   try {
     store.set({ importProgress: { done: 0, total: files.length } });

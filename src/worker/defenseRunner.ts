@@ -3,8 +3,14 @@
  * pause (stop pulling), step (pull until the next optimizer step) and cancel (abort signal, everything disposed).
  */
 import type * as tf from '@tensorflow/tfjs';
-import { isAbortError, runDefense, type DefenseConfigInput, type DefenseDeps, type DefenseEvent, type DefenseResult } from '../engine/defense';
+import { isAbortError, runDefense, type DefenseConfigInput, type DefenseDeps, type DefenseEvent, type DefenseSummary } from '../engine/defense';
 import type { RunEndMessage, RunStatus } from './protocol';
+
+/**
+ * Takes over a finished run's purified model before the run is reported done; resolves false when nobody wants it
+ * any more (the page reset or moved on), and the runner then disposes it.
+ */
+export type Finish = (purified: tf.LayersModel, summary: DefenseSummary) => Promise<boolean>;
 
 /** One run in progress. */
 export class DefenseRunner {
@@ -12,7 +18,6 @@ export class DefenseRunner {
   private readonly abort = { aborted: false, reason: undefined as unknown };
   private wake: (() => void) | null = null;
   private stepBudget = Infinity;
-  result: DefenseResult | null = null;
 
   constructor(
     readonly runId: number,
@@ -20,18 +25,19 @@ export class DefenseRunner {
     private readonly end: (m: RunEndMessage) => void,
   ) {}
 
-  /** Runs to the end (or cancel); resolves with the purified model, or null. */
-  async run(config: DefenseConfigInput, deps: Omit<DefenseDeps, 'signal'>): Promise<tf.LayersModel | null> {
+  /** Runs to the end (or cancel), hands the purified model to `finish`, then posts the run's end. */
+  async run(config: DefenseConfigInput, deps: Omit<DefenseDeps, 'signal'>, finish: Finish): Promise<void> {
     const gen = runDefense(config, { ...deps, signal: this.abort });
     try {
       for (;;) {
         await this.gate();
         const r = await gen.next();
         if (r.done) {
-          this.result = r.value;
+          // The summary reached the page in the run's 'done' event; the end message only says how it ended.
+          if (!(await finish(r.value.model, r.value.summary))) r.value.model.dispose();
           this.status = 'done';
-          this.end({ type: 'run-end', runId: this.runId, status: 'done', summary: r.value.summary });
-          return r.value.model;
+          this.end({ type: 'run-end', runId: this.runId, status: 'done' });
+          return;
         }
         this.emit(r.value);
         if (r.value.type === 'inversion-step' || r.value.type === 'purify-step') {
@@ -43,7 +49,6 @@ export class DefenseRunner {
       const cancelled = isAbortError(e);
       this.status = cancelled ? 'cancelled' : 'failed';
       this.end({ type: 'run-end', runId: this.runId, status: this.status, message: cancelled ? 'cancelled' : e instanceof Error ? e.message : String(e) });
-      return null;
     }
   }
 

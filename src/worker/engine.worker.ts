@@ -1,8 +1,11 @@
 /// <reference lib="webworker" />
-/** The engine worker: a thin shim that hands every message to EngineHost. */
+/** The engine worker: a thin shim that hands every message to EngineHost, and says once it has loaded. */
+import { initEngineBackend } from './backendInit';
 import { EngineHost } from './host';
-import type { WorkerRequest } from './protocol';
+import type { WorkerMessage, WorkerRequest } from './protocol';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
-const host = new EngineHost((msg, transfer) => scope.postMessage(msg, transfer ?? []));
+const post = (msg: WorkerMessage, transfer?: Transferable[]) => scope.postMessage(msg, transfer ?? []);
+const host = new EngineHost(post, initEngineBackend);
 scope.onmessage = (e: MessageEvent<WorkerRequest>) => void host.handle(e.data);
+post({ type: 'worker-ready' });

@@ -1,70 +1,99 @@
 /**
- * The engine side of the page: holds the backend, the loaded model, the data sets, and answers the page's
- * requests. Runs inside the engine worker, or on the main thread when workers are unavailable (same code).
+ * The engine side of the page: holds the loaded model, the data sets and the run, and answers the page's requests.
+ * Runs inside the engine worker, or on the main thread when workers are unavailable (same code). The jobs it
+ * delegates: model cards (modelCard.ts), the clean set a run gets (cleanSubset.ts), measurements (measure.ts),
+ * downloads (exports.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { stampDataset } from '../engine/attacks/poison';
-import { getAttack, isAttackName } from '../engine/attacks/registry';
+import { ATTACK_INFO } from '../engine/attacks/registry';
 import type { Attack } from '../engine/attacks/types';
-import { CIFAR10_CLASSES } from '../engine/data/cifar10';
-import { classCounts, type Dataset, indicesByClass, subset } from '../engine/data/dataset';
+import { classCounts, type Dataset, subset } from '../engine/data/dataset';
 import { decodeShard } from '../engine/data/shard';
-import { evaluateBackdoor, predict } from '../engine/metrics';
-import { describeModel } from '../engine/model/wrn';
-
-import { initBrowserBackend } from '../platform/browser/backend';
-import { registerWasmTrainingKernels } from '../engine/kernels/wasmTraining';
-import { classBalancedSplit } from '../engine/data/dataset';
-import { createRng } from '../engine/random';
-import { modelToArtifacts } from '../engine/model/io';
-import { DefenseRunner } from './defenseRunner';
-import { importImageFiles } from './imageImport';
-import { writeSafetensors } from '../engine/io/safetensors';
-import { writeTorchCheckpoint } from '../engine/io/torchCheckpoint';
-import { ARCHITECTURES, architectureOf, stateDictFromModel } from '../engine/model/architectures';
+import { needsTrigger } from '../engine/defense/config';
+import type { DefenseEvent } from '../engine/defense/events';
+import { predict } from '../engine/metrics';
 import type { KeyStyle } from '../engine/model/resnet';
-import type { DataSummary, ModelCard, QuickEval, Rpc, RpcName, StartRequest, StripResult, WorkerRequest } from './protocol';
-import { loadModelFromFiles, loadModelFromUrl, type ZooManifest } from './modelLoader';
+import { createRng } from '../engine/random';
+import type { BackendName, BackendReport } from '../platform/selectBackend';
+import { checkInvertible, cutCleanSet } from './cleanSubset';
+import { DefenseRunner } from './defenseRunner';
+import { type ExportSnapshot, layersModelFiles, snapshotForExport, torchFile } from './exports';
+import { importImageFiles } from './imageImport';
+import { makeStrip, quickEval } from './measure';
+import { modelCard } from './modelCard';
+import { loadModelFromFiles, loadModelFromUrl } from './modelLoader';
+import type { DataSummary, ModelCard, Rpc, RpcName, StartRequest, WorkerMessage, WorkerRequest } from './protocol';
 
 /** Sends one message to the page (postMessage in a worker, a callback on the main thread). */
-export type Post = (msg: unknown, transfer?: Transferable[]) => void;
+export type Post = (msg: WorkerMessage, transfer?: Transferable[]) => void;
 
-function toRgba(ds: Dataset, indices: number[]): Uint8ClampedArray {
-  const px = ds.height * ds.width;
-  const out = new Uint8ClampedArray(indices.length * px * 4);
-  indices.forEach((idx, k) => {
-    for (let j = 0; j < px; j++) {
-      const s = (idx * px + j) * ds.channels;
-      const d = (k * px + j) * 4;
-      out[d] = ds.images[s];
-      out[d + 1] = ds.images[s + (ds.channels > 1 ? 1 : 0)];
-      out[d + 2] = ds.images[s + (ds.channels > 2 ? 2 : 0)];
-      out[d + 3] = 255;
-    }
-  });
+/** Starts the TF.js backend (backendInit.ts in the page; something lighter in tests). */
+export type InitBackend = (backend?: BackendName) => Promise<BackendReport>;
+
+/** Requests served before the backend is ready: they touch no tensor. */
+const WITHOUT_BACKEND = new Set<RpcName>(['init', 'cancelLoad', 'control', 'attacks']);
+
+/**
+ * The buffers of an event's typed arrays, to transfer instead of copy. The engine gives every event arrays of its
+ * own (fresh reads or copies), so they can go; a view into a larger buffer is left to the structured clone.
+ */
+export function eventTransfers(event: DefenseEvent): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (const v of Object.values(event)) {
+    if (ArrayBuffer.isView(v) && v.buffer instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength && !out.includes(v.buffer)) out.push(v.buffer);
+  }
   return out;
+}
+
+/** The buffers of a result made for the page alone (downloads, strip pixels), transferred instead of copied. */
+function resultTransfers(type: RpcName, result: Rpc[RpcName][1]): ArrayBuffer[] {
+  if (type === 'exportWeights') return [(result as Rpc['exportWeights'][1]).bytes];
+  if (type === 'exportModel') return [(result as Rpc['exportModel'][1]).weights];
+  if (type === 'strip') {
+    const s = result as Rpc['strip'][1];
+    return [s.clean.buffer, s.triggered.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+  }
+  return [];
 }
 
 /** The engine's state and request handlers. */
 export class EngineHost {
   private original: tf.LayersModel | null = null;
   private current: tf.LayersModel | null = null;
-  private manifest: ZooManifest | null = null;
+  private stem = 'model';
   private attack: Attack | null = null;
+  /** The target as stated with the model, and as the last finished run found it (detection). */
+  private target: number | null = null;
+  private detectedTarget: number | null = null;
   private data: { clean?: Dataset; eval?: Dataset } = {};
   private runner: DefenseRunner | null = null;
   private runCounter = 0;
   private classNames: string[] | null = null;
   private uploadKeys: KeyStyle | undefined;
   private importing: { cancelled: boolean } | null = null;
+  private exportSnapshot: ExportSnapshot | null = null;
+  private backendReady: Promise<void>;
+  private markReady!: (error?: unknown) => void;
 
-  constructor(private readonly post: Post) {}
+  constructor(
+    private readonly post: Post,
+    private readonly initBackend: InitBackend,
+  ) {
+    // Requests that come before the backend is up (an upload as the page opens) wait for it instead of failing.
+    this.backendReady = new Promise<void>((resolve, reject) => (this.markReady = (e) => (e === undefined ? resolve() : reject(e))));
+    this.backendReady.catch(() => undefined);
+  }
 
   /** Dispatches one request and posts its result or error. */
   async handle(req: WorkerRequest): Promise<void> {
     try {
+      if (!WITHOUT_BACKEND.has(req.type)) {
+        await this.backendReady.catch((e) => {
+          throw new Error(`the engine could not start: ${e instanceof Error ? e.message : String(e)}`);
+        });
+      }
       const result = await this.run(req);
-      this.post({ id: req.id, type: 'result', result });
+      this.post({ id: req.id, type: 'result', result }, resultTransfers(req.type, result));
     } catch (e) {
       this.post({ id: req.id, type: 'error', message: e instanceof Error ? e.message : String(e) });
     }
@@ -73,18 +102,17 @@ export class EngineHost {
   private run(req: WorkerRequest): Promise<Rpc[RpcName][1]> {
     switch (req.type) {
       case 'init':
-        return initBrowserBackend(req.payload.backend).then((r) => {
-          if (r.backend === 'wasm') registerWasmTrainingKernels();
-          return r;
-        });
+        return this.init(req.payload.backend);
       case 'loadModel':
         return this.loadModel(req.payload);
       case 'loadData':
         return this.loadData(req.payload);
       case 'strip':
-        return this.strip(req.payload);
-      case 'evaluate':
-        return this.evaluate(req.payload);
+        return makeStrip(this.model(req.payload.which), this.need(this.data.eval, 'the evaluation data'), req.payload.perClass, this.attack, this.knownTarget());
+      case 'evaluate': {
+        const { which, limit, seed } = req.payload;
+        return quickEval(this.model(which), this.need(this.data.eval, 'the evaluation data'), limit, seed, this.attack, this.knownTarget());
+      }
       case 'memory':
         return Promise.resolve({ numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes });
       case 'predict':
@@ -94,11 +122,14 @@ export class EngineHost {
       case 'control':
         return Promise.resolve({ status: this.runner ? this.runner.control(req.payload.action) : 'idle' });
       case 'reset':
-        return this.reset();
+        return Promise.resolve(this.reset());
       case 'exportModel':
-        return this.exportModel();
+        return Promise.resolve(layersModelFiles(this.need(this.exportSnapshot, 'a purified model')));
       case 'exportWeights':
-        return this.exportWeights(req.payload.format);
+        return Promise.resolve(torchFile(this.need(this.exportSnapshot, 'a purified model'), req.payload.format));
+      case 'attacks':
+        // Trojan needs its patch and 'mask' its mask: neither can be named without the files that define them.
+        return Promise.resolve(Object.values(ATTACK_INFO).filter((a) => a.name !== 'trojan' && a.name !== 'mask').map((a) => ({ name: a.name, title: a.title })));
       case 'cancelLoad': {
         const busy = this.importing !== null;
         if (this.importing) this.importing.cancelled = true;
@@ -109,143 +140,107 @@ export class EngineHost {
     }
   }
 
-  private async start(req: StartRequest): Promise<Rpc['start'][1]> {
-    if (this.runner && (this.runner.status === 'running' || this.runner.status === 'paused')) {
-      throw new Error('a defense is already running: cancel it first');
+  private async init(backend?: BackendName): Promise<BackendReport> {
+    try {
+      const r = await this.initBackend(backend);
+      this.markReady();
+      return r;
+    } catch (e) {
+      this.markReady(e instanceof Error ? e : new Error(String(e)));
+      throw e;
     }
+  }
+
+  /** The stated target, else the one the last finished run detected; null while neither is known. */
+  private knownTarget(): number | null {
+    return this.target ?? this.detectedTarget;
+  }
+
+  private running(): boolean {
+    return this.runner !== null && (this.runner.status === 'running' || this.runner.status === 'paused');
+  }
+
+  private async start(req: StartRequest): Promise<Rpc['start'][1]> {
+    if (this.running()) throw new Error('a defense is already running: cancel it first');
     const model = this.need(this.original, 'a model');
-    const clean0 = this.need(this.data.clean, 'the clean data');
-    if (clean0.n === 0) throw new Error('the clean data set is empty: upload at least one image per class');
-    // The demo ships 5% of the training set; a smaller share subsamples it class by class.
-    let clean = clean0;
-    if (req.cleanPercent < 5) clean = subset(clean0, classBalancedSplit(clean0, Math.max(1e-6, req.cleanPercent / 5), createRng(req.config.seed ?? 0).fork('clean-share')).selected);
-    if (req.cleanLimit > 0 && clean.n > req.cleanLimit) clean = subset(clean, classBalancedSplit(clean, Math.max(1, Math.floor(req.cleanLimit / clean.classNames.length)), createRng(req.config.seed ?? 0).fork('clean-limit')).selected);
-    await this.reset();
+    const loaded = this.need(this.data.clean, 'the clean data');
+    if (loaded.n === 0) throw new Error('the clean data set is empty: upload at least one image per class');
+    const { dataset: clean, warnings } = cutCleanSet(loaded, { percent: req.cleanPercent, limit: req.cleanLimit }, createRng(req.config.seed ?? 0));
+    const method = req.config.method ?? 'mcldef';
+    if (needsTrigger(method) && req.config.target !== undefined) checkInvertible(clean, req.config.target);
+    this.reset();
     const runId = ++this.runCounter;
     const runner = new DefenseRunner(
       runId,
-      (event) => this.post({ type: 'run-event', runId, event }),
+      (event) => this.post({ type: 'run-event', runId, event }, eventTransfers(event)),
       (m) => this.post(m),
     );
     this.runner = runner;
-    const trueTarget = this.manifest?.target;
     const attack = this.attack;
-    void runner
-      .run(req.config, {
+    void runner.run(
+      req.config,
+      {
         model,
         clean,
         evalSet: this.data.eval,
         trueTrigger: attack ? (x) => attack.applyTensor(x) : undefined,
-        trueTarget: trueTarget ?? undefined,
+        trueTarget: this.target ?? undefined,
         yieldEvery: 1,
-      })
-      .then((purified) => {
-        if (this.runner === runner && purified) this.current = purified;
-        else purified?.dispose();
-      });
-    return { runId, cleanImages: clean.n, evalImages: this.data.eval?.n ?? 0 };
+      },
+      async (purified, summary) => {
+        // Still the page's run (no reset or new model meanwhile): keep the model and read its weights for the
+        // downloads now, before the page hears the run is done and queues more work on the backend.
+        if (this.runner !== runner || this.original !== model) return false;
+        this.current = purified;
+        this.detectedTarget = this.target === null ? summary.target : null;
+        this.exportSnapshot = await snapshotForExport(purified, this.stem, this.uploadKeys);
+        return true;
+      },
+    );
+    return { runId, cleanImages: clean.n, evalImages: this.data.eval?.n ?? 0, warnings };
   }
 
-  private async reset(): Promise<Rpc['reset'][1]> {
-    if (this.runner && (this.runner.status === 'running' || this.runner.status === 'paused')) this.runner.control('cancel');
+  private reset(): Rpc['reset'][1] {
+    if (this.running()) this.runner!.control('cancel');
     if (this.current && this.current !== this.original) this.current.dispose();
     this.current = this.original;
+    this.exportSnapshot = null;
     return { numTensors: tf.memory().numTensors };
   }
 
-  private async exportModel(): Promise<Rpc['exportModel'][1]> {
-    const model = this.need(this.current !== this.original ? this.current : null, 'a purified model');
-    const a = await modelToArtifacts(model);
-    const modelJson = JSON.stringify({
-      format: 'layers-model',
-      generatedBy: 'mcldef-playground',
-      modelTopology: a.modelTopology,
-      weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
-    });
-    return { modelJson, weights: a.weightData as ArrayBuffer };
-  }
-
-  private async exportWeights(format: 'safetensors' | 'pth'): Promise<Rpc['exportWeights'][1]> {
-    const model = this.need(this.current !== this.original ? this.current : null, 'a purified model');
-    // PyTorch key names in the spelling the uploaded checkpoint used (shortcut/downsample, linear/fc).
-    const sd = await stateDictFromModel(model, { keys: this.uploadKeys });
-    const info = architectureOf(model);
-    const meta: Record<string, string> = { format: 'pt', producer: 'mcldef-playground', arch: info?.arch ?? 'unknown' };
-    if (info?.config && 'mean' in info.config) {
-      meta.mean = JSON.stringify(info.config.mean);
-      meta.std = JSON.stringify(info.config.std);
-    }
-    const bytes = format === 'pth' ? writeTorchCheckpoint(sd) : writeSafetensors(sd, meta);
-    const name = `${this.manifest?.name ?? 'model'}-purified.${format === 'pth' ? 'pth' : 'safetensors'}`;
-    const out = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-    return { name, bytes: out };
-  }
-
   private async loadModel({ source }: Rpc['loadModel'][0]): Promise<ModelCard> {
-    if (this.runner && (this.runner.status === 'running' || this.runner.status === 'paused')) throw new Error('a defense is running: cancel it before loading another model');
+    if (this.running()) throw new Error('a defense is running: cancel it before loading another model');
     // Load first, replace after: a failed load keeps the model the page already had.
-    let model: tf.LayersModel;
-    let manifest: ZooManifest | null;
-    let description: string;
-    let archName: string;
-    let keys: KeyStyle | undefined;
     const opts = source.kind === 'files' ? source.options ?? {} : {};
-    let trojanPatch: Float32Array | null = null;
-    if (source.kind === 'url') {
-      ({ model, manifest, trojanPatch } = await loadModelFromUrl(source.modelUrl, source.manifestUrl));
-      const info = architectureOf(model);
-      archName = manifest?.arch ?? info?.arch ?? model.name;
-      description = info ? `${ARCHITECTURES[info.arch].label}, built-in model` : model.name;
-    } else {
-      const up = await loadModelFromFiles(source.files, opts);
-      ({ model, manifest, description } = up);
-      archName = manifest?.arch ?? up.description.split(',')[0]; // e.g. "WRN-16-1", "PreAct-ResNet-18"
-      keys = up.keys;
-    }
-    const info = describeModel(model);
-    const classNames = manifest?.classNames ?? opts.classNames ?? (info.numClasses === 10 ? [...CIFAR10_CLASSES] : Array.from({ length: info.numClasses }, (_, i) => `class ${i}`));
-    if (classNames.length !== info.numClasses) {
+    const loaded =
+      source.kind === 'url'
+        ? { ...(await loadModelFromUrl(source.modelUrl, source.manifestUrl)), source: 'zoo' as const, keys: undefined, description: undefined }
+        : { ...(await loadModelFromFiles(source.files, opts)), source: 'upload' as const, trojanPatch: null };
+    const { model, manifest } = loaded;
+    let facts;
+    try {
+      facts = modelCard({ model, manifest, source: loaded.source, description: loaded.description, options: opts, trojanPatch: loaded.trojanPatch });
+    } catch (e) {
       model.dispose();
-      throw new Error(`${classNames.length} class names given but the model has ${info.numClasses} outputs`);
+      throw e;
     }
-    const target = manifest?.target ?? opts.target ?? null;
-    if (target !== null && (target < 0 || target >= info.numClasses)) {
-      model.dispose();
-      throw new Error(`target class ${target} does not exist: the model has ${info.numClasses} classes`);
-    }
-    let attack: Attack | null = null;
-    const name = manifest?.attack?.name === 'none' ? manifest.attack.asrTrigger : manifest?.attack?.name ?? opts.attack;
-    if (name === 'trojan' && trojanPatch) attack = getAttack('trojan', { patch: trojanPatch });
-    else if (name && isAttackName(name) && name !== 'trojan' && name !== 'mask') attack = getAttack(name);
     // The current data must fit the new model; evaluation data of another size is dropped (the page reloads it).
     const [, h, w] = model.inputs[0].shape as number[];
     for (const role of ['clean', 'eval'] as const) {
       const ds = this.data[role];
-      if (ds && (ds.height !== h || ds.width !== w || ds.classNames.length > info.numClasses)) delete this.data[role];
+      if (ds && (ds.height !== h || ds.width !== w || ds.classNames.length > facts.card.numClasses)) delete this.data[role];
     }
-    if (this.current && this.current !== this.original) this.current.dispose();
+    this.reset();
     this.original?.dispose();
     this.original = model;
     this.current = model;
-    this.manifest = manifest ? { ...manifest, target: target ?? undefined } : target !== null ? { target } : null;
-    this.attack = attack;
-    this.classNames = classNames;
-    this.uploadKeys = keys;
-    return {
-      name: manifest?.name ?? 'uploaded model',
-      source: source.kind === 'url' ? 'zoo' : 'upload',
-      description,
-      title: manifest?.title ?? (source.kind === 'files' ? `Your model (${archName})` : model.name),
-      arch: archName,
-      params: model.trainableWeights.reduce((s, w) => s + (w.shape as number[]).reduce((a, b) => a * b, 1), 0),
-      inputShape: info.inputShape,
-      numClasses: info.numClasses,
-      classNames,
-      backdoored: manifest?.backdoored ?? true,
-      attack: manifest?.attack ? { name: manifest.attack.name, title: manifest.attack.title, description: manifest.attack.description, trigger: manifest.attack.trigger } : null,
-      target,
-      claimed: manifest?.metrics ? { ba: manifest.metrics.ba, asr: manifest.metrics.asr, n: manifest.metrics.nClean } : null,
-    };
+    this.stem = manifest?.name ?? 'model';
+    this.target = facts.target;
+    this.detectedTarget = null;
+    this.attack = facts.attack;
+    this.classNames = facts.classNames;
+    this.uploadKeys = loaded.keys;
+    return facts.card;
   }
 
   private async loadData({ role, source }: Rpc['loadData'][0]): Promise<DataSummary> {
@@ -294,50 +289,15 @@ export class EngineHost {
     return v;
   }
 
-  private async strip({ perClass, which }: Rpc['strip'][0]): Promise<StripResult> {
-    const ds = this.need(this.data.eval, 'the evaluation data');
-    const model = this.need(which === 'original' ? this.original : this.current, 'a model');
-    const target = this.manifest?.target ?? -1;
-    const idx = indicesByClass(ds)
-      .filter((_, c) => c !== target)
-      .flatMap((members) => members.slice(0, perClass));
-    const part = subset(ds, idx);
-    const cleanPred = await predict(model, part);
-    let triggeredPred = cleanPred;
-    let trig = part;
-    if (this.attack) {
-      trig = stampDataset(part, this.attack);
-      triggeredPred = await predict(model, trig);
-    }
-    const all = Array.from({ length: part.n }, (_, i) => i);
-    return {
-      clean: toRgba(part, all),
-      triggered: toRgba(trig, all),
-      height: ds.height,
-      width: ds.width,
-      labels: Array.from(part.labels),
-      cleanPred: Array.from(cleanPred),
-      triggeredPred: Array.from(triggeredPred),
-    };
+  private model(which: 'original' | 'current'): tf.LayersModel {
+    return this.need(which === 'original' ? this.original : this.current, 'a model');
   }
 
   private async predictIndices({ which, indices }: Rpc['predict'][0]): Promise<number[]> {
     const ds = this.need(this.data.eval, 'the evaluation data');
-    const model = this.need(which === 'original' ? this.original : this.current, 'a model');
+    const model = this.model(which);
     const bad = indices.find((i) => !(Number.isInteger(i) && i >= 0 && i < ds.n));
     if (bad !== undefined) throw new Error(`image index ${bad} is outside the evaluation set (0-${ds.n - 1})`);
     return Array.from(await predict(model, subset(ds, indices)));
-  }
-
-  private async evaluate({ which, limit }: Rpc['evaluate'][0]): Promise<QuickEval> {
-    let ds = this.need(this.data.eval, 'the evaluation data');
-    if (limit > 0 && limit < ds.n) {
-      const per = Math.max(1, Math.floor(limit / ds.classNames.length));
-      ds = subset(ds, indicesByClass(ds).flatMap((m) => m.slice(0, per)));
-    }
-    const model = this.need(which === 'original' ? this.original : this.current, 'a model');
-    const target = this.manifest?.target ?? 0;
-    const r = await evaluateBackdoor(model, ds, this.attack ? (x) => this.attack!.applyTensor(x) : null, target, { batchSize: 100 });
-    return { ba: r.ba, asr: r.asr, n: r.nClean, nAsr: r.nAsr, perClass: r.perClass };
   }
 }

@@ -1,9 +1,9 @@
 /**
  * The typed boundary between the page and the engine worker. Plain data and transferable buffers only, never
- * tensors. Requests carry an id and get exactly one `result` or `error` reply; a running defense also pushes
- * `event` messages.
+ * tensors. Requests carry an id and get exactly one `result` or `error` reply; besides replies the engine pushes
+ * the messages of {@link WorkerPush} (a running defense's events, import progress).
  */
-import type { DefenseConfigInput, DefenseEvent, DefenseSummary } from '../engine/defense';
+import type { DefenseConfigInput, DefenseEvent } from '../engine/defense';
 import type { BackendName, BackendReport } from '../platform/selectBackend';
 
 /** A model to load: by URL (the zoo) or from files the user picked (model.json + shards, or a .safetensors). */
@@ -39,6 +39,7 @@ export interface ModelCard {
   /** Architecture and format as detected, e.g. "WRN-16-1, 10 classes, 0.18 M parameters (PyTorch zip checkpoint ...)". */
   description: string;
   title: string;
+  /** The architecture's name as the engine built it, e.g. "WRN-16-1", "PreAct-ResNet-18" (a TF.js model's own name otherwise). */
   arch: string;
   params: number;
   inputShape: number[];
@@ -85,12 +86,19 @@ export interface StripResult {
   triggeredPred: number[];
 }
 
-/** Live evaluation of the current model on the evaluation subset. */
+/**
+ * Live evaluation of a model on the evaluation subset a run with the same seed and size measures on (one set for
+ * the model card and the run's before/after).
+ */
 export interface QuickEval {
   ba: number;
-  asr: number;
+  /** ASR with the true attack against `target`; null when the attack or the target is unknown. */
+  asr: number | null;
+  /** The class the ASR counts (the stated target, else the one a run detected), or null while unknown. */
+  target: number | null;
   n: number;
   nAsr: number;
+  /** Accuracy per class on the same images. */
   perClass: number[];
 }
 
@@ -100,12 +108,13 @@ export interface Rpc {
   loadModel: [{ source: ModelSource }, ModelCard];
   loadData: [{ role: 'clean' | 'eval'; source: DataSource }, DataSummary];
   strip: [{ perClass: number; which: 'current' | 'original' }, StripResult];
-  evaluate: [{ which: 'current' | 'original'; limit: number }, QuickEval];
+  /** `limit` images (0: all) drawn with `seed` as a run draws them. */
+  evaluate: [{ which: 'current' | 'original'; limit: number; seed: number }, QuickEval];
   memory: [Record<string, never>, { numTensors: number; numBytes: number }];
   /** Argmax predictions of a model on chosen evaluation images (tests and the curious compare them to PyTorch). */
   predict: [{ which: 'current' | 'original'; indices: number[] }, number[]];
   /** Starts a defense run; returns at once, events follow as 'run-event' messages, then one 'run-end'. */
-  start: [StartRequest, { runId: number; cleanImages: number; evalImages: number }];
+  start: [StartRequest, { runId: number; cleanImages: number; evalImages: number; warnings: string[] }];
   control: [{ action: 'pause' | 'resume' | 'step' | 'cancel' }, { status: RunStatus }];
   /** Forgets the purified model (the page goes back to the original). */
   reset: [Record<string, never>, { numTensors: number }];
@@ -113,6 +122,8 @@ export interface Rpc {
   exportModel: [Record<string, never>, { modelJson: string; weights: ArrayBuffer }];
   /** The purified model as a PyTorch state_dict file (safetensors, or a torch.save zip .pth). */
   exportWeights: [{ format: 'safetensors' | 'pth' }, { name: string; bytes: ArrayBuffer }];
+  /** The attacks an uploaded model can be said to carry (name and title), for the upload form. */
+  attacks: [Record<string, never>, Array<{ name: string; title: string }>];
   /** Stops an image import in progress (its loadData call then fails with 'cancelled'; the old data stays). */
   cancelLoad: [Record<string, never>, { cancelled: boolean }];
 }
@@ -136,21 +147,31 @@ export interface RunEventMessage {
   event: DefenseEvent;
 }
 
-/** Pushed once when a run ends. */
+/** Pushed once when a run ends (a finished run's summary came just before, in its 'done' event). */
 export interface RunEndMessage {
   type: 'run-end';
   runId: number;
   status: 'done' | 'cancelled' | 'failed';
-  summary?: DefenseSummary;
   message?: string;
 }
+
+/** Pushed by the worker once its module has loaded (a worker that fails before this is replaced by the main thread). */
+export interface WorkerReadyMessage {
+  type: 'worker-ready';
+}
+
+/** Everything the engine pushes besides replies. */
+export type WorkerPush = RunEventMessage | RunEndMessage | ProgressMessage | WorkerReadyMessage;
 
 export type RpcName = keyof Rpc;
 
 /** Page -> worker. */
 export type WorkerRequest = { [K in RpcName]: { id: number; type: K; payload: Rpc[K][0] } }[RpcName];
 
-/** Worker -> page. */
+/** Worker -> page: the reply to a request. */
 export type WorkerResponse =
   | { id: number; type: 'result'; result: unknown }
   | { id: number; type: 'error'; message: string };
+
+/** Worker -> page: every message. */
+export type WorkerMessage = WorkerResponse | WorkerPush;

@@ -41,18 +41,25 @@ describe('Purify in the browser', () => {
     await screenshot(page, 'purify-done');
     expect(await page.getByTestId('inversion-chart').locator('svg').count()).toBeGreaterThan(0);
     expect(await page.getByTestId('purify-chart').locator('svg').count()).toBeGreaterThan(0);
-    expect(await page.getByTestId('result').locator('table tbody tr').count(), log.join('\n')).toBe(2);
+    expect(await page.getByTestId('result').locator('table.results:not(.per-class) tbody tr').count(), log.join('\n')).toBe(2);
+    // One evaluation, stated: the same images before and after, per class too.
+    expect(await page.getByTestId('measured-on').textContent()).toMatch(/^On the same 20 of the 1,000 evaluation images .* before and after, drawn with seed 0/);
+    expect(await page.getByTestId('per-class').locator('tbody tr').count()).toBe(10);
   });
 
   it('downloads the purified model as a PyTorch .pth that loads back with its state_dict', async () => {
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-pth').click()]);
+    // The files are written from the weights read when the run ended, so a download does not wait for the work the
+    // page queues after the result (the strip of images); the generous limit covers a busy machine's slow page.
+    const t0 = Date.now();
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.getByTestId('download-pth').click()]);
+    console.log(`[purify e2e] the .pth download came ${((Date.now() - t0) / 1000).toFixed(1)} s after the click`);
     expect(download.suggestedFilename()).toMatch(/purified\.pth$/);
     const file = await download.path();
     const ck = await readTorchCheckpoint(new Uint8Array(fs.readFileSync(file!)));
     expect(ck.format).toBe('zip');
     expect(ck.stateDict.get('fc.weight')?.shape).toEqual([10, 64]);
     expect(ck.stateDict.get('block1.layer.0.conv1.weight')?.shape).toEqual([16, 16, 3, 3]);
-    const [st] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-safetensors').click()]);
+    const [st] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.getByTestId('download-safetensors').click()]);
     expect(readSafetensors(new Uint8Array(fs.readFileSync((await st.path())!))).tensors.size).toBe(ck.stateDict.size);
   });
 

@@ -2,13 +2,14 @@
  * Golden test: the defense losses and their gradients match PyTorch.
  * Fixture: test/golden/make_defense_fixtures.py (PyTorch 1.13; WRN-10-1 on 16x16 inputs, batch 4).
  * - Trigger inversion objective CE(f((1-m)x + m p), t) + lambda |m|_1 (eval mode) and its gradients w.r.t. m, p.
- * - MCL contrastive loss with f_p = a copy of f_b in training mode, and its gradients w.r.t. f_p's parameters.
+ * - MCL contrastive loss with f_p = a copy of f_b in training mode, and its gradients w.r.t. f_p's parameters, through
+ *   mclStageLoss: the stage loss training runs (frozen-model features prepared outside the tape, as trainStage does).
  * Tolerance: 1e-4 relative (max |diff| / max |reference| per tensor). The max differences are printed.
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { inversionObjective } from '../../src/engine/defense/invert';
-import { mclBatchLoss } from '../../src/engine/defense/mcl';
+import { inversionObjective, TriggerTensors } from '../../src/engine/defense/invert';
+import { mclStageLoss } from '../../src/engine/defense/mcl';
 import { gradientsOf, trainableVariables } from '../../src/engine/defense/optim';
 import { cloneModel } from '../../src/engine/defense/run';
 import { loadTorchStateDict, inferWrnConfig, wrnTorchKeys } from '../../src/engine/model/torchWeights';
@@ -105,15 +106,16 @@ describe.each(['cpu', 'wasm'] as const)('defense losses vs PyTorch on %s', (back
     const before = tf.memory().numTensors;
     const input = t.get('input')!;
     const x = tf.tensor4d(nchwToNhwc(input.data as Float32Array, input.shape), [input.shape[0], size, size, 3]);
-    const mask = tf.tensor2d(get('mask'), [size, size]);
-    const pattern = tf.tensor3d(nchwToNhwc(get('pattern'), [1, 3, size, size]), [size, size, 3]);
-    const xHat = tf.tidy(() => tf.add(tf.mul(tf.sub(1, mask.reshape([1, size, size, 1])), x), tf.mul(mask.reshape([1, size, size, 1]), pattern)) as tf.Tensor4D);
+    const trigger = new TriggerTensors({ mask: get('mask'), pattern: nchwToNhwc(get('pattern'), [1, 3, size, size]), height: size, width: size, channels: 3 });
+    const y = tf.zeros([input.shape[0]], 'int32') as tf.Tensor1D; // unused by the contrastive loss
     const tau = scalar('tau');
+    const stage = mclStageLoss(fp, fb, trigger, tau, true);
+    const prepared = tf.tidy(() => stage.prepare!(x, y));
     const vars = trainableVariables(fp);
     const kept: tf.Tensor[] = [];
     const { value, grads } = gradientsOf(() => {
-      const r = mclBatchLoss(fp, fb, x, xHat, tau);
-      kept.push(tf.keep(r.sPos), tf.keep(r.sNeg));
+      const r = stage.loss(x, y, prepared);
+      kept.push(tf.keep(r.parts.sPos), tf.keep(r.parts.sNeg));
       return r.loss;
     }, vars);
     const [sPos, sNeg] = await Promise.all(kept.map(async (k) => (await k.data())[0]));
@@ -132,7 +134,8 @@ describe.each(['cpu', 'wasm'] as const)('defense losses vs PyTorch on %s', (back
       lines.push(`    ${key}: max |diff| ${d.abs.toExponential(2)}, rel ${d.rel.toExponential(2)}`);
       expect(d.rel, key).toBeLessThanOrEqual(TOL);
     }
-    tf.dispose([x, mask, pattern, xHat, value, ...kept, ...grads.filter((g): g is tf.Tensor => g !== null)]);
+    tf.dispose([x, y, ...prepared, value, ...kept, ...grads.filter((g): g is tf.Tensor => g !== null)]);
+    trigger.dispose();
     expect(tf.memory().numTensors).toBe(before);
     fp.dispose();
     fb.dispose();

@@ -71,7 +71,7 @@ export async function evaluatePoint(
   const none: EvalPoint = { ba: null, asrTrue: null, asrInverted: null, nClean: 0, nAsr: 0 };
   if (!plan.set) return none;
   const useTrue = plan.trueTrigger !== null && plan.trueTarget !== null;
-  const r = await evaluateBackdoor(model, plan.set, useTrue ? plan.trueTrigger : null, plan.trueTarget ?? 0, { batchSize: EVAL_BATCH, signal });
+  const r = await evaluateBackdoor(model, plan.set, useTrue ? plan.trueTrigger : null, plan.trueTarget ?? 0, { batchSize: EVAL_BATCH, signal, numClasses: plan.set.classNames.length });
   let asrInverted: number | null = null;
   let nInv = 0;
   if (inverted && invertedTarget !== null) {
@@ -80,7 +80,7 @@ export async function evaluatePoint(
     asrInverted = pred.reduce((s, p) => s + (p === invertedTarget ? 1 : 0), 0) / Math.max(1, idx.length);
     nInv = idx.length;
   }
-  return { ba: r.ba, asrTrue: useTrue ? r.asr : null, asrInverted, nClean: r.nClean, nAsr: useTrue ? r.nAsr : nInv };
+  return { ba: r.ba, asrTrue: useTrue ? r.asr : null, asrInverted, nClean: r.nClean, nAsr: useTrue ? r.nAsr : nInv, perClass: r.perClass };
 }
 
 /** The fixed probe set of a run. */

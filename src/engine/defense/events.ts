@@ -1,6 +1,8 @@
 /**
  * What a defense run reports: a discriminated union of plain-data events (numbers, strings, typed arrays, never
- * tensors), so they can cross a worker boundary as they are (typed arrays transfer), and the run's final result.
+ * tensors), so they can cross a worker boundary as they are, and the run's final result. Every event owns its typed
+ * arrays (fresh reads or copies, never a buffer the run keeps using), so the worker transfers them instead of
+ * copying (src/worker/host.ts eventTransfers).
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { DefenseConfig, DefenseMethod } from './config';
@@ -16,6 +18,14 @@ export interface StageEvent {
   /** Human-readable, e.g. "Stage 1: trigger inversion (class 5)". */
   label: string;
   seconds?: number;
+  /**
+   * On 'start': the most epochs the stage runs, so a caller can show its progress without knowing the settings
+   * (early stopping may end it sooner). Training and inversion stages count their epochs; detection counts every
+   * class's epochs together (`classes` inversions of `epochs / classes` epochs each); evaluation has 0.
+   */
+  epochs?: number;
+  /** On detection's 'start': the classes it inverts, one after another. */
+  classes?: number;
 }
 
 /** One Adam step of trigger inversion. */
@@ -150,6 +160,8 @@ export interface EvalPoint {
   /** Images measured: clean, and triggered non-target images. */
   nClean: number;
   nAsr: number;
+  /** Accuracy per class on the same clean images (NaN for a class with none there); absent where not measured. */
+  perClass?: number[];
 }
 
 /** End of a training epoch. */

@@ -9,25 +9,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { forward } from '../model/wrn';
 import type { TriggerTensors } from './invert';
-import { type MclLoss, mclLoss, positivePairLoss } from './losses';
+import { mclLoss, positivePairLoss } from './losses';
 import type { StageLoss } from './train';
 
 /** The frozen model's features of the clean and the triggered batch: z+ = f_b(x), z- = f_b(x^), inference mode. */
 export function frozenPairs(backdoored: tf.LayersModel, x: tf.Tensor4D, xHat: tf.Tensor4D): { zPos: tf.Tensor2D; zNeg: tf.Tensor2D } {
   return tf.tidy(() => ({ zPos: forward(backdoored, x, false).features, zNeg: forward(backdoored, xHat, false).features }));
-}
-
-/**
- * The MCLDef loss of one batch, end to end: x [B, H, W, C] clean, xHat [B, H, W, C] its triggered copy.
- * f_p runs in training mode (BatchNorm batch statistics, running averages updated), f_b in inference mode.
- * Call it inside a gradient tape to differentiate with respect to f_p's weights.
- */
-export function mclBatchLoss(purified: tf.LayersModel, backdoored: tf.LayersModel, x: tf.Tensor4D, xHat: tf.Tensor4D, tau: number): MclLoss {
-  return tf.tidy(() => {
-    const { zPos, zNeg } = frozenPairs(backdoored, x, xHat);
-    const z = forward(purified, xHat, true).features; // [B, D]
-    return mclLoss(z, zPos, zNeg, tau);
-  });
 }
 
 /**

@@ -98,9 +98,9 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
   let teacher: tf.LayersModel | null = null;
   let trig: TriggerTensors | null = null;
   let stageStart = 0;
-  const begin = (stage: DefenseStage, label = STAGE_LABEL[stage]): DefenseEvent => {
+  const begin = (stage: DefenseStage, epochs: number, label = STAGE_LABEL[stage], classes?: number): DefenseEvent => {
     stageStart = Date.now();
-    return { type: 'stage', stage, phase: 'start', label };
+    return { type: 'stage', stage, phase: 'start', label, epochs, ...(classes !== undefined ? { classes } : {}) };
   };
   const end = (stage: DefenseStage, images = 0): DefenseEvent => {
     const seconds = (Date.now() - stageStart) / 1000;
@@ -115,7 +115,7 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
     let trigger: InvertedTrigger | null = wantsTrigger && deps.trigger ? deps.trigger : null;
 
     if (cfg.detect) {
-      yield begin('detect');
+      yield begin('detect', numClasses * cfg.detection.epochs, STAGE_LABEL.detect, numClasses);
       const outcome = yield* detectTarget(model, clean, numClasses, cfg.inversion, cfg.detection, rng.fork('detect'), control);
       detection = outcome.report;
       if (target === null) {
@@ -137,7 +137,7 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
     }
 
     if (wantsTrigger && target !== null && !trigger) {
-      yield begin('invert', `${STAGE_LABEL.invert} (class ${target})`);
+      yield begin('invert', cfg.inversion.epochs, `${STAGE_LABEL.invert} (class ${target})`);
       trigger = yield* invertTrigger(model, clean, target, cfg.inversion, rng.fork('invert'), control);
       yield end('invert', trigger.steps * Math.min(cfg.inversion.batchSize, clean.n));
     }
@@ -150,10 +150,11 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
       cfg.probePerClass > 0 ? makeProbePlan(deps.evalSet ?? clean, cfg.probePerClass, deps.trueTrigger, trueTarget, invTarget, rng.fork('probe')) : null;
     const probeEvent = async (m: tf.LayersModel, stage: DefenseStage, epoch: number): Promise<DefenseEvent> => {
       const { features, dim } = await probeFeatures(m, probe!, trig);
+      // Copies of the plan's arrays: each event owns its arrays, and the worker transfers (detaches) them.
       return { type: 'probe-features', stage, epoch, features, dim, labels: probe!.labels.slice(), triggered: probe!.triggered.slice(), trigger: probe!.trigger };
     };
 
-    yield begin('evaluate');
+    yield begin('evaluate', 0);
     const before: EvalPoint = await evaluatePoint(model, plan, trig, invTarget, deps.signal);
     yield { type: 'evaluation', when: 'before', ...before };
     if (probe) yield await probeEvent(model, 'purify', -1);
@@ -170,7 +171,7 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
         return lastPoint;
       };
     const train = async function* (stage: DefenseStage, m: tf.LayersModel, epochs: number, lr: DefenseConfig['lr'], loss: StageLoss, evaluate: boolean) {
-      yield begin(stage);
+      yield begin(stage, epochs);
       const stats = yield* trainStage({ stage, model: m, epochs, lr, loss, afterEpoch: evaluate ? afterEpoch(stage) : undefined }, clean, cfg, rng.fork(stage), control);
       yield end(stage, stats.images);
     };

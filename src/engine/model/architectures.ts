@@ -58,16 +58,16 @@ function formatParams(p: number): string {
   return p >= 1e6 ? `${(p / 1e6).toFixed(2)} M parameters` : `${(p / 1e3).toFixed(1)} k parameters`;
 }
 
+/** The architecture's name with its variant: "WRN-16-1", "ResNet-18 (width 8)", "PreAct-ResNet-18 (final BN)". */
+export function architectureName(info: ArchInfo): string {
+  if (info.arch === 'wrn') return `WRN-${info.config.depth}-${info.config.widen}`;
+  const variant = [info.config.width !== 64 ? `width ${info.config.width}` : '', info.arch === 'preactresnet18' && info.config.finalBn ? 'final BN' : ''].filter(Boolean);
+  return ARCHITECTURES[info.arch].label + (variant.length ? ` (${variant.join(', ')})` : '');
+}
+
 /** A one-line human description: name, variant, classes and parameter count. */
 export function describeArchitecture(info: ArchInfo, params: number): string {
-  let name: string;
-  if (info.arch === 'wrn') name = `WRN-${info.config.depth}-${info.config.widen}`;
-  else {
-    name = ARCHITECTURES[info.arch].label;
-    const variant = [info.config.width !== 64 ? `width ${info.config.width}` : '', info.arch === 'preactresnet18' && info.config.finalBn ? 'final BN' : ''].filter(Boolean);
-    if (variant.length) name += ` (${variant.join(', ')})`;
-  }
-  return `${name}, ${info.config.numClasses} classes, ${formatParams(params)}`;
+  return `${architectureName(info)}, ${info.config.numClasses} classes, ${formatParams(params)}`;
 }
 
 const EXPECTED =

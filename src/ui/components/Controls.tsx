@@ -94,9 +94,11 @@ export function Progress() {
   const elapsed = (Date.now() - run.stageStartedAt) / 1000;
   const eta = run.stageFraction > 0.01 ? (elapsed / run.stageFraction) * (1 - run.stageFraction) : NaN;
   const active = run.status === 'running' || run.status === 'paused';
+  // Stages with an epoch budget (from the engine's stage event) show their share done; evaluation has none.
+  const measured = active && run.stageEpochs > 0;
   return (
     <div className="progress" role="status" aria-live="polite">
-      <div><strong>{run.method.toUpperCase()}</strong> · {run.stageLabel} · {run.status}{active && ` · ${Math.round(run.stageFraction * 100)}% of this stage, about ${formatEta(eta)} left`}</div>
+      <div><strong>{run.method.toUpperCase()}</strong> · {run.stageLabel} · {run.status}{measured && ` · ${Math.round(run.stageFraction * 100)}% of this stage, about ${formatEta(eta)} left`}</div>
       <progress max={1} value={active ? run.stageFraction : 1} aria-label="progress of the current stage" />
       {run.notices.map((n, i) => <div key={i} className="notice">{n}</div>)}
       {run.status === 'cancelled' && <div className="notice">Cancelled. The original model is unchanged; press Purify to start again.</div>}

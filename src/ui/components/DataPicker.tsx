@@ -10,7 +10,8 @@ import { cancelImport, fromDrop, fromInput, type PickedFile, uploadCleanData } f
 export function DataPicker() {
   const clean = useStore((s) => s.clean);
   const progress = useStore((s) => s.importProgress);
-  const running = useStore((s) => s.run?.status === 'running' || s.run?.status === 'paused');
+  // Off until the page has started (the default model decides the image size) and while a run uses the data.
+  const running = useStore((s) => s.phase !== 'ready' || s.run?.status === 'running' || s.run?.status === 'paused');
   const [over, setOver] = useState(false);
   const load = (files: PickedFile[]) => void uploadCleanData(files);
   const max = clean ? Math.max(1, ...clean.counts) : 1;

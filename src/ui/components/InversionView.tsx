@@ -31,6 +31,7 @@ export function InversionView() {
         )}
       </div>
       <div ref={chart} className="chart" data-testid="inversion-chart">
+        {inv.target !== null && <p className="muted" data-testid="inversion-class">Inverting class {inv.target} ({card?.classNames[inv.target] ?? inv.target}): its loss, mask size and attack rate step by step</p>}
         <ResponsiveContainer width="100%" height={220}>
           <LineChart data={inv.points} margin={{ left: 8, right: 24, top: 8 }}>
             <CartesianGrid strokeDasharray="3 3" />

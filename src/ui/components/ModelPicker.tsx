@@ -4,7 +4,6 @@
  * and, when known, its target class and attack.
  */
 import { useState } from 'react';
-import { ATTACK_INFO } from '../../engine/attacks/registry';
 import { CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD } from '../../engine/data/cifar10';
 import { loadZooModel } from '../controller';
 import { useStore } from '../store';
@@ -22,8 +21,9 @@ function parseNumbers(text: string, what: string): number[] {
 
 export function ModelPicker() {
   const zoo = useStore((s) => s.zoo);
+  const attacks = useStore((s) => s.attacks);
   const card = useStore((s) => s.card);
-  const busy = useStore((s) => s.busy !== null || s.run?.status === 'running' || s.run?.status === 'paused');
+  const busy = useStore((s) => s.phase !== 'ready' || s.busy !== null || s.run?.status === 'running' || s.run?.status === 'paused');
   const [files, setFiles] = useState<PickedFile[]>([]);
   const [mean, setMean] = useState(triple(CIFAR10_MEAN));
   const [std, setStd] = useState(triple(CIFAR10_STD));
@@ -89,7 +89,7 @@ export function ModelPicker() {
           <span>Its attack, to measure the true ASR (optional)</span>
           <select value={attack} onChange={(e) => setAttack(e.target.value)}>
             <option value="">unknown</option>
-            {Object.entries(ATTACK_INFO).filter(([n]) => n !== 'trojan' && n !== 'mask').map(([n, info]) => <option key={n} value={n}>{info.title}</option>)}
+            {attacks.map((a) => <option key={a.name} value={a.name}>{a.title}</option>)}
           </select>
         </label>
         {formError && <p className="error" role="alert">{formError}</p>}

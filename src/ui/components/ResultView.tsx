@@ -14,15 +14,23 @@ function seconds(summary: DefenseSummary): string {
   return summary.timings.map((t) => `${t.stage} ${t.seconds.toFixed(0)} s${t.imagesPerSecond ? ` (${t.imagesPerSecond.toFixed(0)} img/s)` : ''}`).join(', ');
 }
 
+/** Where the figures were measured: one set of images, drawn once per run, for every row and column. */
+function measuredOn(sum: DefenseSummary, evalImages: number | null, label: string | null): string {
+  const n = sum.after?.nClean ?? sum.before?.nClean ?? 0;
+  const of = evalImages !== null && n < evalImages ? ` of the ${evalImages.toLocaleString('en')}` : '';
+  return `On the same ${n.toLocaleString('en')}${of} evaluation images${label ? ` (${label})` : ''} before and after, drawn with seed ${sum.config.seed}`;
+}
+
 export function ResultView() {
   const run = useStore((s) => s.run);
   const ft = useStore((s) => s.ftSummary);
   const card = useStore((s) => s.card);
   const after = useStore((s) => s.stripAfter);
-  const evalBefore = useStore((s) => s.evalBefore);
-  const evalAfter = useStore((s) => s.evalAfter);
+  const evalData = useStore((s) => s.evalData);
   if (!run || run.status !== 'done' || !run.summary || !card) return null;
   const sum = run.summary;
+  const perBefore = sum.before?.perClass;
+  const perAfter = sum.after?.perClass;
   return (
     <section className="card" aria-label="Result" data-testid="result">
       <h2>Result</h2>
@@ -35,14 +43,14 @@ export function ResultView() {
           <Row label={`after ${run.method.toUpperCase()}`} p={sum.after} />
         </tbody>
       </table>
-      <p className="muted">On {sum.after?.nClean ?? 0} evaluation images; target class {sum.target ?? '–'}; {seconds(sum)}.</p>
-      {evalBefore && evalAfter && (
+      <p className="muted" data-testid="measured-on">{measuredOn(sum, evalData?.n ?? null, evalData?.label ?? null)}; target class {sum.target ?? 'unknown'}; {seconds(sum)}.</p>
+      {perBefore && perAfter && (
         <table className="results per-class" data-testid="per-class">
-          <caption>Accuracy per class on the {evalAfter.n} demo test images</caption>
+          <caption>Accuracy per class, on the same images</caption>
           <thead><tr><th /><th>before</th><th>after</th></tr></thead>
           <tbody>
             {card.classNames.map((c, i) => (
-              <tr key={c}><th scope="row">{c}{i === card.target ? ' (target)' : ''}</th><td>{pct(evalBefore.perClass[i])}</td><td>{pct(evalAfter.perClass[i])}</td></tr>
+              <tr key={c}><th scope="row">{c}{i === sum.target ? ' (target)' : ''}</th><td>{pct(perBefore[i])}</td><td>{pct(perAfter[i])}</td></tr>
             ))}
           </tbody>
         </table>
