@@ -188,12 +188,15 @@ export class EngineHost {
         yieldEvery: 1,
       },
       async (purified, summary) => {
-        // Still the page's run (no reset or new model meanwhile): keep the model and read its weights for the
-        // downloads now, before the page hears the run is done and queues more work on the backend.
-        if (this.runner !== runner || this.original !== model) return false;
+        // Read the weights for the downloads now, before the page hears the run is done and queues more work on the
+        // backend; keep the model if it is still the page's run (no reset or other model meanwhile).
+        const wanted = () => this.runner === runner && this.original === model;
+        if (!wanted()) return false;
+        const snapshot = await snapshotForExport(purified, this.stem, this.uploadKeys);
+        if (!wanted()) return false;
         this.current = purified;
+        this.exportSnapshot = snapshot;
         this.detectedTarget = this.target === null ? summary.target : null;
-        this.exportSnapshot = await snapshotForExport(purified, this.stem, this.uploadKeys);
         return true;
       },
     );
@@ -201,7 +204,9 @@ export class EngineHost {
   }
 
   private reset(): Rpc['reset'][1] {
+    // A run in progress stops (it still reports its end); a finished one's model is let go.
     if (this.running()) this.runner!.control('cancel');
+    this.runner = null;
     if (this.current && this.current !== this.original) this.current.dispose();
     this.current = this.original;
     this.exportSnapshot = null;

@@ -1,6 +1,7 @@
 /**
  * The page in a real browser: it starts on WebGPU (SwiftShader here), shows the model card with the backdoor at
- * work, and falls back to another backend when WebGPU is hidden.
+ * work, keeps its loading controls off until the default model and data are in, and falls back to another backend
+ * when WebGPU is hidden.
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -21,6 +22,9 @@ describe('the page', () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const log = watchConsole(page);
     await page.goto(`${baseUrl}?evalSize=20`);
+    // Until the default model and data are in, nothing can be loaded over them (an early upload would be replaced).
+    expect(await page.getByTestId('clean-files').isDisabled({ timeout: 60_000 })).toBe(true);
+    expect(await page.getByTestId('zoo-select').isDisabled()).toBe(true);
     await page.getByTestId('backend').waitFor({ timeout: 120_000 });
     expect(await page.getByTestId('backend').textContent()).toBe('webgpu');
     await page.getByTestId('model-card').waitFor({ timeout: 120_000 });
@@ -30,6 +34,8 @@ describe('the page', () => {
     const [, ba, asr] = /BA ([\d.]+)% · ASR ([\d.]+)%/.exec(text ?? '') ?? [];
     expect(Number(ba), log.join('\n')).toBeGreaterThan(50);
     expect(Number(asr)).toBeGreaterThan(80);
+    await expect.poll(() => page.getByTestId('zoo-select').isEnabled(), { timeout: 120_000 }).toBe(true);
+    expect(await page.getByTestId('clean-files').isEnabled()).toBe(true);
     await page.close();
   });
 

@@ -125,6 +125,9 @@ describe('EngineHost on the shipped WRN-16-1', () => {
     const tfjs = await h.call('exportModel', {});
     expect(tfjs.weights.byteLength).toBeGreaterThan(0);
     expect(JSON.parse(tfjs.modelJson).weightsManifest[0].paths).toEqual(['weights.bin']);
+    // Reset lets the purified model and its snapshot go.
+    await h.call('reset', {});
+    await expect(h.call('exportModel', {})).rejects.toThrow(/a purified model is not loaded yet/);
   });
 
   it('refuses clean data a trigger inversion cannot use, saying why', async () => {
