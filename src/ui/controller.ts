@@ -4,6 +4,7 @@
  */
 import type { BackendName } from '../platform/selectBackend';
 import { EngineClient } from '../worker/client';
+import { resultEvalSize } from './settings';
 import { reportError, store } from './store';
 
 let client: EngineClient | null = null;
@@ -96,6 +97,9 @@ export async function loadZooModel(name?: string, refresh = true): Promise<void>
   }
 }
 
+/** Images of the live check's first look (the whole result set follows). */
+const LIVE_PREVIEW = 200;
+
 /** Recomputes the "before" strip and live evaluation for the loaded model. */
 export async function refreshBefore(): Promise<void> {
   const s = store.getState();
@@ -104,9 +108,15 @@ export async function refreshBefore(): Promise<void> {
     store.set({ busy: 'Evaluating the model' });
     const stripBefore = await engine().call('strip', { perClass: 1, which: 'original' });
     store.set({ stripBefore });
-    const evalBefore = await engine().call('evaluate', { which: 'original', limit: s.settings.evalSize, seed: s.settings.seed });
-    store.set({ evalBefore });
+    // A first look on a few images within seconds of the page opening, then the set a run reports on.
+    const size = resultEvalSize(s.settings);
+    const seed = s.settings.seed;
+    if (size === 0 || size > LIVE_PREVIEW) {
+      store.set({ evalBefore: await engine().call('evaluate', { which: 'original', limit: LIVE_PREVIEW, seed }), evalRefining: true });
+    }
+    store.set({ evalBefore: await engine().call('evaluate', { which: 'original', limit: size, seed }), evalRefining: false });
   } catch (e) {
+    store.set({ evalRefining: false });
     reportError(e);
   } finally {
     store.set({ busy: null });

@@ -3,9 +3,10 @@
  * run's work (planRun) at the rates the backend calibration measured. TensorFlow.js-free, for the main thread.
  */
 import { resolveConfig } from '../engine/defense/config';
-import { planRun, planSeconds, type StagePlan, type WorkRates } from '../engine/defense/plan';
+import { planRun, planSeconds, stageSeconds, type StagePlan, type WorkRates } from '../engine/defense/plan';
 import type { BackendReport } from '../platform/selectBackend';
 import { type Settings, toStartRequest } from './settings';
+import type { RunView } from './store';
 
 /** What the estimate depends on besides the settings. */
 export interface EstimateInputs {
@@ -45,11 +46,11 @@ export function cleanUsed(s: Settings, available: number): number {
  */
 export function estimateRun(s: Settings, rates: WorkRates, inputs: EstimateInputs, typicalInvEpochs: number): RunEstimate {
   const cfg = resolveConfig(toStartRequest(s, inputs.knownTarget).config);
-  const evalDuring = cfg.evalSize > 0 ? Math.min(cfg.evalSize, inputs.evalAvailable) : inputs.evalAvailable;
+  const cut = (n: number) => (n > 0 ? Math.min(n, inputs.evalAvailable) : inputs.evalAvailable);
   const sizes = {
     clean: cleanUsed(s, inputs.cleanAvailable),
-    evalDuring,
-    evalFinal: inputs.evalAvailable,
+    evalDuring: cut(cfg.evalSize),
+    evalFinal: cut(cfg.evalFinalSize ?? cfg.evalSize),
     probe: 2 * s.probe * inputs.numClasses,
     numClasses: inputs.numClasses,
   };
@@ -64,4 +65,29 @@ export function formatSeconds(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '…';
   const r = Math.round(seconds);
   return r >= 60 ? `${Math.floor(r / 60)} min ${r % 60} s` : `${r} s`;
+}
+
+/**
+ * Seconds left in a run, from the engine's plan at the calibrated rates, rescaled by how fast the run has gone so
+ * far (elapsed time against the planned time of the work done; early on the calibration weighs more). Stage 1 with
+ * a convergence test counts `typicalInvEpochs` epochs until it ends. Null without a plan or rates.
+ */
+export function runEta(run: RunView, rates: WorkRates | null, now: number, typicalInvEpochs: number): number | null {
+  if (!run.plan || !rates || run.planAt < 0) return null;
+  const secs = run.plan.map((p, j) => {
+    const s = stageSeconds(p, rates);
+    // A stage-1 budget beyond the typical epochs is expected to go unused while the stage runs.
+    const budget = j === run.planAt ? run.stageEpochs : 0;
+    return p.stage === 'invert' && j >= run.planAt && !run.planEnded && budget > typicalInvEpochs ? (s * typicalInvEpochs) / budget : s;
+  });
+  const invFraction = run.stage === 'invert' && run.stageEpochs > typicalInvEpochs ? Math.min(1, run.stageDone / typicalInvEpochs) : run.stageFraction;
+  const inStage = run.planEnded ? (run.planUsed[run.planAt] ?? 1) : invFraction;
+  // Entries before planAt either ran or were skipped (their work is not in the elapsed time): only ran ones count.
+  let done = secs[run.planAt] * inStage;
+  let left = secs[run.planAt] * (1 - inStage);
+  for (let j = 0; j < run.planAt; j++) if (!run.planSkipped.includes(j)) done += secs[j] * (run.planUsed[j] ?? 1);
+  for (let j = run.planAt + 1; j < secs.length; j++) left += secs[j];
+  const elapsed = (now - run.startedAt) / 1000;
+  const c = 0.1 * (done + left);
+  return (left * (elapsed + c)) / (done + c);
 }

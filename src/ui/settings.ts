@@ -120,6 +120,12 @@ export function settingsToQuery(s: Settings, search: string): string {
   return str ? `?${str}` : '';
 }
 
+/** Evaluation images a run with these settings reports before and after (0: all), as the live check measures. */
+export function resultEvalSize(s: Settings): number {
+  const c = resolveConfig(presetConfig(s.preset, { method: 'ft', evalSize: s.evalSize }));
+  return c.evalFinalSize ?? c.evalSize;
+}
+
 /** The engine request for these settings. */
 export function toStartRequest(s: Settings, knownTarget: number | null, method: DefenseMethod = s.method): StartRequest {
   // The preset's learning-rate schedule, scaled so that epoch 0 runs at the chosen rate.

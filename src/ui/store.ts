@@ -5,6 +5,7 @@
 import { useSyncExternalStore } from 'react';
 import type { BackendReport } from '../platform/selectBackend';
 import type { DefenseEvent, DefenseMethod, DefenseStage, DefenseSummary, DetectionReport, EvalPoint, InvertedTrigger, InversionSnapshotEvent, TrainEpochEvent } from '../engine/defense';
+import type { StagePlan } from '../engine/defense/plan';
 import type { DataSummary, ModelCard, QuickEval, RunStatus, StripResult } from '../worker/protocol';
 import { DEFAULT_SETTINGS, type Settings } from './settings';
 
@@ -26,6 +27,19 @@ export interface RunView {
   stageClassesDone: number;
   stageFraction: number;
   stageStartedAt: number;
+  /** When the run started (ms), for the whole-run ETA. */
+  startedAt: number;
+  /**
+   * The engine's plan of the run's work ('plan' event), the entry of the stage in progress (-1 before the first;
+   * entries passed over were skipped), and whether that entry has ended.
+   */
+  plan: StagePlan[] | null;
+  planAt: number;
+  planEnded: boolean;
+  /** Plan entries the run passed over (e.g. stage 1 when a trigger was given). */
+  planSkipped: number[];
+  /** Per ended plan entry, the share of its budget it used (stage 1 may converge early; 1 for the others). */
+  planUsed: Record<number, number>;
   cleanImages: number;
   /** Stage 1 as drawn: the loss curve of the class being inverted now (detection inverts one class after another). */
   inversion: { target: number | null; points: Array<{ step: number; loss: number; ce: number; l1: number; rate: number }>; snapshot: InversionSnapshotEvent | null; result: InvertedTrigger | null };
@@ -53,6 +67,8 @@ export interface AppState {
   stripAfter: StripResult | null;
   /** The live check of the loaded model, on the images a run with the current seed and size measures on. */
   evalBefore: QuickEval | null;
+  /** True while evalBefore is the first look on a few images and the whole result set is being measured. */
+  evalRefining: boolean;
   /** Messages for the person using the page: what went wrong and what to do. */
   errors: Array<{ id: number; message: string; hint?: string }>;
   busy: string | null;
@@ -81,6 +97,7 @@ const initial: AppState = {
   stripBefore: null,
   stripAfter: null,
   evalBefore: null,
+  evalRefining: false,
   errors: [],
   busy: null,
   settings: DEFAULT_SETTINGS,
@@ -109,10 +126,22 @@ function withDone(r: RunView, done: number): void {
 export function applyEvent(run: RunView, e: DefenseEvent, now: number): RunView {
   const r = { ...run };
   switch (e.type) {
+    case 'plan':
+      r.plan = e.stages;
+      break;
     case 'stage':
       if (e.phase === 'start') {
         Object.assign(r, { stage: e.stage, stageLabel: e.label, stageEpochs: e.epochs ?? 0, stageClasses: e.classes ?? 1, stageClassesDone: 0, stageStartedAt: now });
         withDone(r, 0);
+        const next = r.plan ? r.plan.findIndex((p, j) => j > r.planAt && p.stage === e.stage) : -1;
+        if (next >= 0) {
+          for (let j = r.planAt + 1; j < next; j++) r.planSkipped = [...r.planSkipped, j];
+          r.planAt = next;
+        }
+        r.planEnded = false;
+      } else {
+        r.planEnded = true;
+        if (r.planAt >= 0) r.planUsed = { ...r.planUsed, [r.planAt]: r.stageEpochs > 0 ? r.stageFraction : 1 };
       }
       break;
     case 'inversion-step': {
@@ -167,7 +196,7 @@ export function applyEvent(run: RunView, e: DefenseEvent, now: number): RunView 
 export function newRun(runId: number, method: DefenseMethod, cleanImages: number, now = Date.now(), notices: string[] = []): RunView {
   return {
     runId, method, status: 'running', stage: null, stageLabel: 'Starting', stageEpochs: 0, stageClasses: 1, stageDone: 0, stageClassesDone: 0, stageFraction: 0,
-    stageStartedAt: now, cleanImages,
+    stageStartedAt: now, startedAt: now, plan: null, planAt: -1, planEnded: false, planSkipped: [], planUsed: {}, cleanImages,
     inversion: { target: null, points: [], snapshot: null, result: null }, detection: { perClass: [], report: null },
     train: { steps: [], epochs: [] }, probe: null, before: null, after: null, summary: null, message: '', notices,
   };

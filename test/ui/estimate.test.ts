@@ -1,7 +1,9 @@
 /** The time estimate before the click: the clean images a run uses, and the plan's time at calibrated rates. */
 import { describe, expect, it } from 'vitest';
 import { applyPreset, DEFAULT_SETTINGS } from '../../src/ui/settings';
-import { chosenRates, cleanUsed, estimateRun, formatSeconds } from '../../src/ui/estimate';
+import { chosenRates, cleanUsed, estimateRun, formatSeconds, runEta } from '../../src/ui/estimate';
+import { applyEvent, newRun } from '../../src/ui/store';
+import type { StagePlan } from '../../src/engine/defense/plan';
 
 const rates = { forward: 400, train: 100, invert: 150 };
 const inputs = { cleanAvailable: 2500, evalAvailable: 1000, numClasses: 10, knownTarget: 5 };
@@ -33,5 +35,44 @@ describe('estimateRun', () => {
     expect(chosenRates({ backend: 'cpu', detail: '', skipped: [] })).toBeNull();
     expect(formatSeconds(45.4)).toBe('45 s');
     expect(formatSeconds(125)).toBe('2 min 5 s');
+  });
+});
+
+describe('runEta', () => {
+  // invert: 8 epochs budget, 80 s at these rates; evaluate 10 s; purify 100 s; final evaluation 10 s
+  const plan: StagePlan[] = [
+    { stage: 'invert', steps: 80, forwardImages: 0, trainImages: 0, invertImages: 80 * 150 },
+    { stage: 'evaluate', steps: 0, forwardImages: 4000, trainImages: 0, invertImages: 0 },
+    { stage: 'purify', steps: 100, forwardImages: 0, trainImages: 100 * 100, invertImages: 0 },
+    { stage: 'evaluate', steps: 0, forwardImages: 4000, trainImages: 0, invertImages: 0 },
+  ];
+  const start = (now: number) => applyEvent(applyEvent(newRun(1, 'mcldef', 1000, 0), { type: 'plan', stages: plan }, now), { type: 'stage', stage: 'invert', phase: 'start', label: 'Stage 1', epochs: 8 }, now);
+
+  it('at the start: the plan with stage 1 at its typical length', () => {
+    expect(runEta(start(0), rates, 0, 4)).toBeCloseTo(40 + 10 + 100 + 10, 6);
+    expect(runEta(start(0), rates, 0, 8)).toBeCloseTo(200, 6);
+    expect(runEta(start(0), null, 0, 4)).toBeNull();
+  });
+
+  it('rescales by the pace so far: twice as slow as calibrated gives (nearly) twice the time left', () => {
+    let r = start(0);
+    r = applyEvent(r, { type: 'inversion-epoch', target: 5, epoch: 1, loss: 0, ce: 0, attackRate: 1, maskL1: 10, bestMaskL1: 10, stale: 0 }, 40_000);
+    // half of the typical 4 epochs done in 40 s instead of 20: k = (40 + 16) / (20 + 16)
+    const left = 20 + 10 + 100 + 10;
+    expect(runEta(r, rates, 40_000, 4)).toBeCloseTo((left * 56) / 36, 6);
+    // stage 1 converged early and the evaluation started: the rest of its budget is gone from the estimate
+    r = applyEvent(r, { type: 'stage', stage: 'invert', phase: 'end', label: 'Stage 1', seconds: 60 }, 60_000);
+    r = applyEvent(r, { type: 'stage', stage: 'evaluate', phase: 'start', label: 'Evaluation', epochs: 0 }, 60_000);
+    // (its 2 epochs of 8 were 20 s of planned work, done in 60 s)
+    expect(r.planUsed).toEqual({ 0: 0.25 });
+    expect(runEta(r, rates, 60_000, 4)).toBeCloseTo(((10 + 100 + 10) * (60 + 14)) / (20 + 14), 6);
+  });
+
+  it('skips plan entries the run passed over', () => {
+    let r = applyEvent(newRun(1, 'mcldef', 1000, 0), { type: 'plan', stages: plan }, 0);
+    r = applyEvent(r, { type: 'stage', stage: 'evaluate', phase: 'start', label: 'Evaluation', epochs: 0 }, 0);
+    expect(r.planAt).toBe(1);
+    expect(r.planSkipped).toEqual([0]);
+    expect(runEta(r, rates, 0, 4)).toBeCloseTo(10 + 100 + 10, 6);
   });
 });

@@ -129,8 +129,14 @@ export interface DefenseConfig {
   nad: { teacherEpochs: number; betas: number[]; p: number; layers?: string[] };
   /** Evaluate BA / ASR every this many epochs (0: never; the last epoch is always evaluated when > 0). */
   evalEvery: number;
-  /** Images of the evaluation set used per evaluation (0: all). */
+  /** Images of the evaluation set measured after each epoch (0: all). */
   evalSize: number;
+  /**
+   * Images measured before and after the run, the figures of the result (0: all; null: the per-epoch set, and
+   * the last epoch's measurement is the result). The class preset measures a small subset while it trains and
+   * the whole set at the end.
+   */
+  evalFinalSize: number | null;
   /** Probe images per class for the live feature view (0: none); their triggered copies are added. */
   probePerClass: number;
   /** Compute probe features every this many epochs (0: only before and after). */
@@ -170,6 +176,7 @@ export const DEFAULT_CONFIG: Readonly<DefenseConfig> = Object.freeze({
   nad: { teacherEpochs: 10, betas: [500, 1000, 1000], p: 2 },
   evalEvery: 1,
   evalSize: 1000,
+  evalFinalSize: null,
   probePerClass: 30,
   probeEvery: 1,
 } satisfies DefenseConfig);
@@ -229,6 +236,7 @@ export function resolveConfig(input: DefenseConfigInput = {}): DefenseConfig {
   check(!c.nad.layers || c.nad.layers.length === c.nad.betas.length, 'nad.layers and nad.betas must have equal lengths');
   check(nonNegInt(c.augment.padding), 'augment.padding must be a non-negative integer');
   check(nonNegInt(c.evalEvery) && nonNegInt(c.evalSize) && nonNegInt(c.probePerClass) && nonNegInt(c.probeEvery), 'eval/probe settings must be non-negative integers');
+  check(c.evalFinalSize === null || nonNegInt(c.evalFinalSize), 'evalFinalSize must be a non-negative integer or null');
   check(nonNegInt(c.maxStepsPerEpoch), 'maxStepsPerEpoch must be a non-negative integer');
   return c;
 }

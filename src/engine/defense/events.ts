@@ -6,9 +6,16 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { DefenseConfig, DefenseMethod } from './config';
+import type { StagePlan } from './plan';
 
 /** Parts of a run, in the order they can happen. */
 export type DefenseStage = 'evaluate' | 'detect' | 'invert' | 'teacher' | 'purify' | 'correct';
+
+/** The run's planned work, stage by stage (at most; planRun), emitted first, so a caller can show an ETA. */
+export interface PlanEvent {
+  type: 'plan';
+  stages: StagePlan[];
+}
 
 /** A stage starts or ends; `seconds` on 'end'. */
 export interface StageEvent {
@@ -236,6 +243,7 @@ export interface DoneEvent {
 
 /** Every event a defense run emits. */
 export type DefenseEvent =
+  | PlanEvent
   | StageEvent
   | InversionStepEvent
   | InversionEpochEvent

@@ -32,7 +32,7 @@ export interface StagePlan {
 export interface PlanSizes {
   /** Clean images the run trains on. */
   clean: number;
-  /** Evaluation images per measurement during the run (after the config's evalSize cut) and at the end. */
+  /** Evaluation images per measurement during the run (after the config's evalSize cut), and before and after it. */
   evalDuring: number;
   evalFinal: number;
   /** Probe images (clean and triggered copies together) per probe-feature pass (0: none). */
@@ -71,7 +71,10 @@ export function planRun(cfg: DefenseConfig, sizes: PlanSizes): StagePlan[] {
     const steps = invSteps(cfg.inversion.epochs, cfg.inversion.maxSteps);
     stage('invert', steps, { invertImages: steps * invBatch });
   }
-  stage('evaluate', 0, { forwardImages: 2 * sizes.evalFinal + sizes.probe });
+  // With evalFinalSize null the result is measured on the per-epoch set, and the last epoch's measurement is reused.
+  const separateFinal = cfg.evalFinalSize !== null && cfg.evalFinalSize !== cfg.evalSize;
+  const resultImages = separateFinal ? sizes.evalFinal : sizes.evalDuring;
+  stage('evaluate', 0, { forwardImages: 2 * resultImages + sizes.probe });
   const full = batchCount(sizes.clean, cfg.batchSize);
   const perEpoch = cfg.maxStepsPerEpoch > 0 ? Math.min(full, cfg.maxStepsPerEpoch) : full;
   const batch = Math.min(cfg.batchSize, sizes.clean);
@@ -91,8 +94,7 @@ export function planRun(cfg: DefenseConfig, sizes: PlanSizes): StagePlan[] {
   } else {
     training('purify', cfg.epochs, 0, true);
   }
-  // The final measurement on the whole evaluation set.
-  plans.push({ stage: 'evaluate', steps: 0, forwardImages: 2 * sizes.evalFinal, trainImages: 0, invertImages: 0 });
+  if (separateFinal || cfg.evalEvery === 0) plans.push({ stage: 'evaluate', steps: 0, forwardImages: 2 * resultImages, trainImages: 0, invertImages: 0 });
   return plans;
 }
 

@@ -55,6 +55,7 @@ export const QUICK_PRESET: DefensePreset = Object.freeze({
       converge: { rate: 0.99, shrink: 0.1, epochs: 2 },
     },
     evalSize: 200,
+    evalFinalSize: 0,
   },
 });
 

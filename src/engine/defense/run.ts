@@ -19,6 +19,7 @@ import { evaluatePoint, makeEvalPlan, makeProbePlan, probeFeatures, type ProbePl
 import type { DefenseEvent, DefenseResult, DefenseStage, DetectionReport, EvalPoint, InvertedTrigger, StageTiming } from './events';
 import { invertTrigger, TriggerTensors } from './invert';
 import { mclStageLoss, positiveStageLoss } from './mcl';
+import { planRun } from './plan';
 import { type StageLoss, trainStage } from './train';
 
 /** What a run works on. */
@@ -109,6 +110,13 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
   };
   try {
     control.throwIfAborted();
+    {
+      // What the run will do at most, before it starts (probe: clean images and their triggered copies).
+      const cut = (size: number | null) => (deps.evalSet ? (size && size > 0 ? Math.min(size, deps.evalSet.n) : deps.evalSet.n) : 0);
+      const probeSource = deps.evalSet ?? clean;
+      const probe = cfg.probePerClass > 0 ? 2 * Math.min(probeSource.n, cfg.probePerClass * numClasses) : 0;
+      yield { type: 'plan', stages: planRun(cfg, { clean: clean.n, evalDuring: cut(cfg.evalSize), evalFinal: cut(cfg.evalFinalSize ?? cfg.evalSize), probe, numClasses }) };
+    }
     const wantsTrigger = needsTrigger(cfg.method);
     let target: number | null = cfg.target ?? deps.trigger?.target ?? null;
     let detection: DetectionReport | null = null;
@@ -146,6 +154,9 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
 
     const trueTarget = deps.trueTarget ?? target;
     const plan = makeEvalPlan(deps.evalSet, cfg.evalSize, deps.trueTrigger, trueTarget, rng.fork('eval'));
+    // Before and after on the result set (evalFinalSize), during training on the per-epoch subset. Both draw from
+    // the same permutation, so the smaller set is part of the larger.
+    const finalPlan = cfg.evalFinalSize === null || cfg.evalFinalSize === cfg.evalSize ? plan : makeEvalPlan(deps.evalSet, cfg.evalFinalSize, deps.trueTrigger, trueTarget, rng.fork('eval'));
     const probe: ProbePlan | null =
       cfg.probePerClass > 0 ? makeProbePlan(deps.evalSet ?? clean, cfg.probePerClass, deps.trueTrigger, trueTarget, invTarget, rng.fork('probe')) : null;
     const probeEvent = async (m: tf.LayersModel, stage: DefenseStage, epoch: number): Promise<DefenseEvent> => {
@@ -155,7 +166,7 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
     };
 
     yield begin('evaluate', 0);
-    const before: EvalPoint = await evaluatePoint(model, plan, trig, invTarget, deps.signal);
+    const before: EvalPoint = await evaluatePoint(model, finalPlan, trig, invTarget, deps.signal);
     yield { type: 'evaluation', when: 'before', ...before };
     if (probe) yield await probeEvent(model, 'purify', -1);
     yield end('evaluate');
@@ -196,7 +207,7 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
       teacher = null;
     }
 
-    const after: EvalPoint = lastPoint ?? (await evaluatePoint(p, plan, trig, invTarget, deps.signal));
+    const after: EvalPoint = (finalPlan === plan ? lastPoint : null) ?? (await evaluatePoint(p, finalPlan, trig, invTarget, deps.signal));
     yield { type: 'evaluation', when: 'after', ...after };
     const { mask: _m, pattern: _p, ...inversion } = trigger ?? { mask: null, pattern: null };
     const summary = {

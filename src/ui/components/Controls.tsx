@@ -4,7 +4,7 @@
  */
 import { DEFENSE_METHODS, type DefenseMethod } from '../../engine/defense/config';
 import { PRESET_NAMES, PRESETS, type PresetName } from '../../engine/defense/presets';
-import { chosenRates, estimateRun, formatSeconds } from '../estimate';
+import { chosenRates, estimateRun, formatSeconds, runEta } from '../estimate';
 import { controlRun, resetRun, startRun } from '../runController';
 import { applyPreset, presetLabel, type Settings, settingsToQuery } from '../settings';
 import { store, useStore } from '../store';
@@ -90,15 +90,24 @@ function formatEta(seconds: number): string {
 
 export function Progress() {
   const run = useStore((s) => s.run);
+  const backend = useStore((s) => s.backend);
   if (!run) return null;
-  const elapsed = (Date.now() - run.stageStartedAt) / 1000;
-  const eta = run.stageFraction > 0.01 ? (elapsed / run.stageFraction) * (1 - run.stageFraction) : NaN;
   const active = run.status === 'running' || run.status === 'paused';
   // Stages with an epoch budget (from the engine's stage event) show their share done; evaluation has none.
   const measured = active && run.stageEpochs > 0;
+  // The whole run's time left: the engine's plan at the calibrated rates, rescaled by the pace so far; without a
+  // calibration, the current stage's own pace.
+  const whole = active ? runEta(run, chosenRates(backend), Date.now(), TYPICAL_INV_EPOCHS) : null;
+  const elapsed = (Date.now() - run.stageStartedAt) / 1000;
+  const eta = whole ?? (run.stageFraction > 0.01 ? (elapsed / run.stageFraction) * (1 - run.stageFraction) : NaN);
   return (
     <div className="progress" role="status" aria-live="polite">
-      <div><strong>{run.method.toUpperCase()}</strong> · {run.stageLabel} · {run.status}{measured && ` · ${Math.round(run.stageFraction * 100)}% of this stage, about ${formatEta(eta)} left`}</div>
+      <div>
+        <strong>{run.method.toUpperCase()}</strong> · {run.stageLabel} · {run.status}{measured && ` · ${Math.round(run.stageFraction * 100)}% of this stage`}
+        {active && (
+          <span className="eta" data-testid="eta" data-seconds={Number.isFinite(eta) ? eta.toFixed(1) : ''}> · about {formatEta(eta)} left{whole === null ? ' in this stage' : ''}</span>
+        )}
+      </div>
       <progress max={1} value={active ? run.stageFraction : 1} aria-label="progress of the current stage" />
       {run.notices.map((n, i) => <div key={i} className="notice">{n}</div>)}
       {run.status === 'cancelled' && <div className="notice">Cancelled. The original model is unchanged; press Purify to start again.</div>}

@@ -14,6 +14,7 @@ function asrText(ev: QuickEval): string {
 export function ModelCard() {
   const card = useStore((s) => s.card);
   const ev = useStore((s) => s.evalBefore);
+  const refining = useStore((s) => s.evalRefining);
   if (!card) return <section className="card" aria-busy="true"><h2>Model</h2><p>No model loaded yet.</p></section>;
   const target = card.target !== null ? `${card.target} (${card.classNames[card.target] ?? '?'})` : 'unknown';
   return (
@@ -24,7 +25,7 @@ export function ModelCard() {
         <dt>Attack</dt><dd>{card.attack ? `${card.attack.title ?? card.attack.name}${card.attack.trigger ? ` — ${card.attack.trigger}` : ''}` : 'not stated'}</dd>
         <dt>Target class</dt><dd>{target}</dd>
         {card.claimed && (<><dt>Full test set</dt><dd>BA {pct(card.claimed.ba)} · ASR {pct(card.claimed.asr)} ({card.claimed.n.toLocaleString()} images)</dd></>)}
-        <dt>Live check</dt><dd data-testid="live-eval">{ev ? `BA ${pct(ev.ba)} · ${asrText(ev)} on ${ev.n} demo test images` : 'measuring…'}</dd>
+        <dt>Live check</dt><dd data-testid="live-eval">{ev ? `BA ${pct(ev.ba)} · ${asrText(ev)} on ${ev.n} demo test images${refining ? ' (a first look; measuring the whole set…)' : ''}` : 'measuring…'}</dd>
       </dl>
       {card.attack?.description && <p className="explain">{card.attack.description}</p>}
       {card.source === 'zoo' && <img className="trigger-preview" src={siteUrl(`models/${card.name}/trigger.png`)} alt="Test images without and with the trigger" />}

@@ -63,11 +63,16 @@ describe('runDefense', () => {
     const before = tf.memory().numTensors;
     const { events, result } = await run(tiny());
     expect(outline(events)).toEqual([
-      'invert:start', 'inversion-step', 'inversion-snapshot', 'inversion-epoch', 'inversion-step', 'inversion-snapshot', 'inversion-epoch', 'inversion-result', 'invert:end',
+      'plan',
+      'invert:start', 'inversion-step', 'inversion-snapshot', 'inversion-step', 'inversion-snapshot', 'inversion-epoch', 'inversion-step', 'inversion-snapshot', 'inversion-epoch', 'inversion-result', 'invert:end',
       'evaluate:start', 'evaluation:before', 'probe-features', 'evaluate:end',
       'purify:start', 'purify-step', 'probe-features', 'purify-epoch', 'purify-step', 'probe-features', 'purify-epoch', 'purify:end',
       'evaluation:after', 'done',
     ]);
+    // The plan comes first and names the stages the run then goes through.
+    const plan = events[0];
+    if (plan.type !== 'plan') throw new Error('unreachable');
+    expect(plan.stages.map((p) => [p.stage, p.steps])).toEqual([['invert', 4], ['evaluate', 0], ['purify', 4]]);
     // Plain data only: no tensor anywhere in the events.
     const hasTensor = (v: unknown): boolean => v instanceof tf.Tensor || (typeof v === 'object' && v !== null && !ArrayBuffer.isView(v) && Object.values(v).some(hasTensor));
     expect(events.some(hasTensor)).toBe(false);
