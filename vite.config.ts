@@ -15,8 +15,12 @@ const isolation = {
 /** Serves the top-level models/ folder at <base>models/ in dev and copies it into the build. */
 function modelsFolder(): Plugin {
   const root = path.resolve(import.meta.dirname, 'models');
+  let outDir = path.resolve(import.meta.dirname, 'dist');
   return {
     name: 'mcldef-models-folder',
+    configResolved(config) {
+      outDir = path.resolve(config.root, config.build.outDir);
+    },
     configureServer(server) {
       server.middlewares.use('/models', (req, res, next) => {
         const file = path.join(root, decodeURIComponent((req.url ?? '').split('?')[0]));
@@ -26,7 +30,7 @@ function modelsFolder(): Plugin {
       });
     },
     closeBundle() {
-      if (fs.existsSync(root)) fs.cpSync(root, path.resolve(import.meta.dirname, 'dist', 'models'), { recursive: true });
+      if (fs.existsSync(root)) fs.cpSync(root, path.join(outDir, 'models'), { recursive: true });
     },
   };
 }
