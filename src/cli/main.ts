@@ -6,6 +6,8 @@ import { describeBackend } from '../platform/selectBackend';
 import { initNodeBackend } from '../platform/node/backend';
 import type { BackendName } from '../platform/selectBackend';
 import { UsageError } from './args';
+import { handleSigint, INTERRUPTED_EXIT } from './interrupt';
+import { isAbortError } from '../engine/defense/control';
 import { convertHelp, runConvert } from './commands/convert';
 import { detectHelp, runDetect } from './commands/detect';
 import { evalHelp, runEval } from './commands/eval';
@@ -40,12 +42,17 @@ async function main(argv: string[]): Promise<number> {
     console.log(cmd.help);
     return 0;
   }
+  const removeSigint = handleSigint();
   try {
     const report = await initNodeBackend(process.env.MCLDEF_BACKEND as BackendName | undefined);
     if (!process.env.MCLDEF_QUIET) console.error(`backend: ${describeBackend(report)}`);
     await cmd.run(rest);
     return 0;
   } catch (e) {
+    if (isAbortError(e)) {
+      console.error(`mcldef ${name}: interrupted (Ctrl-C); nothing was written`);
+      return INTERRUPTED_EXIT;
+    }
     if (e instanceof UsageError) {
       console.error(`mcldef ${name}: ${e.message}\n\n${cmd.help}`);
       return 2;
@@ -53,6 +60,8 @@ async function main(argv: string[]): Promise<number> {
     console.error(`mcldef ${name}: error: ${e instanceof Error ? e.message : String(e)}`);
     if (process.env.MCLDEF_DEBUG && e instanceof Error) console.error(e.stack);
     return 1;
+  } finally {
+    removeSigint();
   }
 }
 

@@ -1,14 +1,15 @@
 /** `mcldef purify`: runs a defense (MCLDef, MCLDef+, FT, NC, NAD) on a model and writes the purified model. */
 import * as tf from '@tensorflow/tfjs';
-import fs from 'node:fs';
-import path from 'node:path';
 import { poisonTestSet } from '../../engine/attacks/poison';
 import { DEFENSE_METHODS, type DefenseConfigInput, type DefenseMethod, needsTrigger, resolveConfig } from '../../engine/defense/config';
 import type { DefenseEvent, DefenseStage, InvertedTrigger } from '../../engine/defense/events';
 import { driveDefense, runDefense } from '../../engine/defense/run';
 import { type BackdoorEval, evaluateBackdoor } from '../../engine/metrics';
 import { attackFromName, loadDataArg } from '../../platform/node/data';
-import { loadModel, type ModelManifest, saveModel } from '../../platform/node/modelFiles';
+import { loadModel, type ModelManifest, stageModel } from '../../platform/node/modelFiles';
+import { prepareOutDir, removeCreated, StagedOutput } from '../../platform/node/safeFs';
+import { interruptSignal, throwIfInterrupted } from '../interrupt';
+import { maskStats, readInvertedTrigger, triggerJson } from '../triggerFile';
 import { choiceOption, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required, UsageError } from '../args';
 import { ProgressBar } from '../progress';
 import { checkFits, loadCleanData } from './cleanData';
@@ -43,40 +44,6 @@ export const purifyHelp = `mcldef purify --model DIR --clean DATA --test DATA --
   --json            print report.json on stdout
 ${MODEL_OPTIONS_HELP}`;
 
-/** Mask statistics for the report: L1, mean, max, pixels above 0.5 and their bounding box. */
-export function maskStats(t: InvertedTrigger): Record<string, unknown> {
-  let max = 0;
-  let on = 0;
-  const box = { top: Infinity, left: Infinity, bottom: -1, right: -1 };
-  t.mask.forEach((v, i) => {
-    max = Math.max(max, v);
-    if (v <= 0.5) return;
-    on++;
-    const r = Math.floor(i / t.width);
-    const c = i % t.width;
-    box.top = Math.min(box.top, r);
-    box.left = Math.min(box.left, c);
-    box.bottom = Math.max(box.bottom, r);
-    box.right = Math.max(box.right, c);
-  });
-  return { l1: t.maskL1, mean: t.maskL1 / t.mask.length, max, pixelsAbove05: on, boxAbove05: on ? box : null };
-}
-
-/** Reads a trigger.json (written by `purify`, or by bench:table under triggers/) back into an InvertedTrigger. */
-export function readInvertedTrigger(file: string): InvertedTrigger {
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new Error(`--inverted ${file}: ${(e as Error).message}`);
-  }
-  const { height: h, width: w, channels: c, target, mask, pattern } = raw as { height: number; width: number; channels: number; target: number; mask: number[]; pattern: number[] };
-  if (!Array.isArray(mask) || !Array.isArray(pattern) || mask.length !== h * w || pattern.length !== h * w * c || !Number.isInteger(target)) {
-    throw new Error(`--inverted ${file}: expected a trigger.json with target, height, width, channels, mask [H*W] and pattern [H*W*C]`);
-  }
-  return { ...(raw as unknown as InvertedTrigger), mask: Float32Array.from(mask), pattern: Float32Array.from(pattern) };
-}
-
 /** Steps a stage will take at most, for the progress bar. */
 export function stageTotal(stage: DefenseStage, cfg: ReturnType<typeof resolveConfig>, nClean: number, numClasses: number): number {
   const perEpoch = (b: number) => (cfg.maxStepsPerEpoch > 0 ? Math.min(cfg.maxStepsPerEpoch, Math.ceil(nClean / b)) : Math.ceil(nClean / b));
@@ -94,9 +61,9 @@ export function stageTotal(stage: DefenseStage, cfg: ReturnType<typeof resolveCo
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined || Number.isNaN(v) ? '-' : (v * 100).toFixed(2) + '%');
 
-/** Runs `mcldef purify`. */
-export async function runPurify(argv: string[]): Promise<void> {
-  const { values } = parse(argv, {
+/** The options of `mcldef purify`. */
+function parsePurifyArgs(argv: string[]) {
+  return parse(argv, {
     ...MODEL_OPTIONS,
     model: { type: 'string' },
     clean: { type: 'string' },
@@ -122,6 +89,11 @@ export async function runPurify(argv: string[]): Promise<void> {
     augment: { type: 'string' },
     json: { type: 'boolean' },
   });
+}
+
+/** Runs `mcldef purify`: --out is checked (and created) first; the outputs appear only when the whole run succeeded. */
+export async function runPurify(argv: string[]): Promise<void> {
+  const { values } = parsePurifyArgs(argv);
   const modelPath = required(values.model, 'model');
   const cleanPath = required(values.clean, 'clean');
   const testPath = required(values.test, 'test');
@@ -134,11 +106,33 @@ export async function runPurify(argv: string[]): Promise<void> {
   if (!(share > 0)) throw new UsageError('--clean-share must be in (0, 1]');
   const batch = intOption(values.batch, 'batch', 64, 1, 4096);
 
-  const preInverted = values.inverted ? readInvertedTrigger(values.inverted) : undefined;
+  const created = prepareOutDir(outDir);
+  const out = new StagedOutput(outDir);
+  try {
+    await purifyInto(values, { modelPath, cleanPath, testPath, outDir, method, seed, share, batch }, out);
+    out.commit();
+  } catch (e) {
+    out.discard();
+    removeCreated(created);
+    throw e;
+  }
+}
+
+type PurifyValues = ReturnType<typeof parsePurifyArgs>['values'];
+
+/** Loads, runs and stages every output of `mcldef purify` in `out` (committed by the caller). */
+async function purifyInto(
+  values: PurifyValues,
+  a: { modelPath: string; cleanPath: string; testPath: string; outDir: string; method: DefenseMethod; seed: number; share: number; batch: number },
+  out: StagedOutput,
+): Promise<void> {
+  const { modelPath, cleanPath, testPath, outDir, method, seed, share, batch } = a;
   const loaded = await loadModel(modelPath, modelLoadOptions(values));
   const { model, manifest } = loaded;
   try {
     const numClasses = model.outputs[1].shape[1] as number;
+    const [, h, w, c] = model.inputs[0].shape as number[];
+    const preInverted = values.inverted ? readInvertedTrigger(values.inverted, { height: h, width: w, channels: c, numClasses }) : undefined;
     const given = values.target !== undefined ? intOption(values.target, 'target', 0, 0, numClasses - 1) : undefined;
     const target = given ?? (values.detect ? undefined : preInverted?.target ?? manifest?.target);
     if (needsTrigger(method) && target === undefined && !values.detect) {
@@ -148,7 +142,6 @@ export async function runPurify(argv: string[]): Promise<void> {
     const attackName = values.attack ?? manifest?.attack?.name ?? 'none';
     const trueTarget = given ?? manifest?.target ?? 5;
 
-    const [, h, w] = model.inputs[0].shape as number[];
     const fit = { height: h, width: w, classNames: manifest?.classNames, numClasses };
     const { clean, all: cleanAll } = await loadCleanData(cleanPath, fit, share, seed);
     const test = await loadDataArg(testPath, fit);
@@ -188,9 +181,6 @@ export async function runPurify(argv: string[]): Promise<void> {
     let barTotal = 0;
     let barDone = 0;
     const epochs: unknown[] = [];
-    const controller = new AbortController();
-    const onSigint = () => controller.abort(new Error('interrupted'));
-    process.once('SIGINT', onSigint);
     const onEvent = (e: DefenseEvent): void => {
       if (e.type === 'stage') {
         if (e.phase === 'start') {
@@ -218,23 +208,18 @@ export async function runPurify(argv: string[]): Promise<void> {
         process.stderr.write(`note: ${e.message}\n`);
       }
     };
-    let result;
-    try {
-      result = await driveDefense(runDefense(cfg, { model, clean, evalSet: test, trueTrigger: stamped, trueTarget: attack ? trueTarget : undefined, signal: controller.signal, yieldEvery: 0, trigger: preInverted }), onEvent);
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
+    // yieldEvery 1: a macrotask between steps, so Ctrl-C (delivered by the event loop) reaches the signal.
+    const signal = interruptSignal();
+    const result = await driveDefense(runDefense(cfg, { model, clean, evalSet: test, trueTrigger: stamped, trueTarget: attack ? trueTarget : undefined, signal, yieldEvery: 1, trigger: preInverted }), onEvent);
     const purified = result.model;
     try {
       const after = await evalFull('eval after', purified);
-      await saveModel(purified, outDir);
+      throwIfInterrupted();
+      await stageModel(purified, out);
       const { summary, trigger } = result;
       const outManifest: ModelManifest = { ...(manifest ?? { classNames: [...test.classNames] }), defense: { method, target: summary.target, seed, from: loaded.source } };
-      fs.writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(outManifest, null, 2));
-      if (trigger) {
-        const { mask, pattern, ...info } = trigger;
-        fs.writeFileSync(path.join(outDir, 'trigger.json'), JSON.stringify({ ...info, mask: Array.from(mask), pattern: Array.from(pattern) }));
-      }
+      out.write('manifest.json', JSON.stringify(outManifest, null, 2));
+      if (trigger) out.write('trigger.json', triggerJson(trigger));
       const point = (r: BackdoorEval) => ({
         ba: r.ba,
         asr: attack ? r.asr : null,
@@ -262,7 +247,7 @@ export async function runPurify(argv: string[]): Promise<void> {
         timings: summary.timings,
         totalSeconds: summary.totalSeconds,
       };
-      fs.writeFileSync(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2));
+      out.write('report.json', JSON.stringify(report, null, 2));
       if (values.json) {
         process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       } else {

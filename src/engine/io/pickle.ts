@@ -222,7 +222,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): UnpickleR
     for (let i = 0; i < items.length; i += 2) d.set(items[i], items[i + 1]);
   };
   const appendItems = (l: unknown, items: unknown[]): void => {
-    if (Array.isArray(l) && !Object.isFrozen(l)) l.push(...items);
+    if (Array.isArray(l) && !Object.isFrozen(l)) for (const x of items) l.push(x); // no spread: 200k items would overflow the call stack
     else if (l instanceof Set) for (const x of items) l.add(x);
     else throw new Error(`pickle: APPEND(S)/ADDITEMS at byte ${opPos} on a ${describe(l)}`);
   };

@@ -158,8 +158,19 @@ const ALLOWED_TEXT =
  * Modules whose capitalized names are not model classes (system modules, and data classes that checkpoints carry
  * beside the weights, such as argparse.Namespace or numpy scalars), so a refusal there does not say "a whole model".
  */
-const NOT_MODELS = new Set(['builtins', '__builtin__', 'os', 'posix', 'nt', 'sys', 'subprocess', 'shutil', 'socket', 'pty', 'runpy', 'importlib', 'pickle', 'ctypes', 'types', 'operator', 'functools', 'codecs', '_codecs', 'webbrowser', 'code', 'argparse', 'collections', 'datetime', 'pathlib', 'enum', 'decimal', 'fractions', 'uuid', 're', 'copyreg', 'typing']);
-const isNotModel = (module: string): boolean => NOT_MODELS.has(module) || module.split('.')[0] === 'numpy';
+const NOT_MODELS = new Set(
+  (
+    'builtins __builtin__ os posix nt sys subprocess commands popen2 shutil socket pty runpy importlib imp pickle cPickle ctypes types ' +
+    'operator functools codecs _codecs webbrowser code codeop argparse collections datetime pathlib enum decimal fractions uuid re ' +
+    'copyreg copy_reg typing multiprocessing threading thread _thread asyncio io tempfile glob fnmatch http urllib urllib2 httplib ' +
+    'ftplib smtplib telnetlib signal platform getpass marshal zipfile tarfile logging inspect ast dis timeit pdb bdb profile cProfile ' +
+    'trace tkinter Tkinter xml email json sqlite3 shelve dbm select selectors mmap bz2 gzip lzma zlib hashlib hmac secrets ssl string ' +
+    'textwrap struct array heapq bisect weakref contextlib abc dataclasses random math cmath statistics itertools site sysconfig ' +
+    'distutils setuptools pip venv zipimport linecache traceback gc resource fcntl termios tty pwd grp crypt spwd syslog sched queue ' +
+    'Queue socketserver SocketServer xmlrpc xmlrpclib smtpd imaplib poplib nntplib cgi wsgiref ctypes.util _posixsubprocess _io'
+  ).split(' '),
+);
+const isNotModel = (module: string): boolean => NOT_MODELS.has(module) || NOT_MODELS.has(module.split('.')[0]) || module.split('.')[0] === 'numpy';
 
 /** Rewrites the unpickler's refusal in terms of checkpoints: a whole model, or a global nothing legitimate needs. */
 function explainRefusal(e: PickleRefusedError): Error {
@@ -172,7 +183,7 @@ function explainRefusal(e: PickleRefusedError): Error {
   if (/^[A-Z]/.test(e.qualname) && !isNotModel(m)) {
     return new Error(`this file holds a whole pickled model (class ${e.global}); save model.state_dict() instead: torch.save(model.state_dict(), path)`);
   }
-  return new Error(`refusing to load: the file references the Python global "${e.global}", which a state_dict never needs; only ${ALLOWED_TEXT} are allowed`);
+  return new Error(`refusing to load: the file references the disallowed Python global "${e.global}", which a state_dict never needs; only ${ALLOWED_TEXT} are allowed`);
 }
 
 /** Runs one pickle of a checkpoint, translating refusals and truncation into checkpoint terms. */
@@ -215,6 +226,29 @@ const contiguousStrides = (shape: number[]): number[] => {
   return s;
 };
 
+/** Most elements one tensor may have (512 MiB as float32; the largest tensor of a WRN-28-10 has 3.7 M). */
+export const MAX_TENSOR_ELEMENTS = 2 ** 27;
+/** Most elements all tensors together may have (1 GiB as float32). */
+export const MAX_TOTAL_ELEMENTS = 2 ** 28;
+/**
+ * Most elements a tensor may have beyond what its storage holds (a broadcast view with stride 0, which a
+ * state_dict has no reason to carry: a tiny file could otherwise ask for gigabytes).
+ */
+export const MAX_BROADCAST_ELEMENTS = 2 ** 20;
+
+const numelOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Checks the element counts of the tensors to read, before any is allocated. */
+function checkSizes(dict: Map<string, TensorRef>): void {
+  let total = 0;
+  for (const [name, t] of dict) {
+    const numel = numelOf(t.shape);
+    if (numel > MAX_TENSOR_ELEMENTS) throw new Error(`tensor "${name}" declares shape [${t.shape.join(', ')}] (${numel.toExponential(2)} elements); at most ${MAX_TENSOR_ELEMENTS.toLocaleString('en')} per tensor are read`);
+    total += numel;
+    if (total > MAX_TOTAL_ELEMENTS) throw new Error(`the checkpoint's tensors declare more than ${MAX_TOTAL_ELEMENTS.toLocaleString('en')} elements in all (${MAX_TOTAL_ELEMENTS / 2 ** 28} GiB as float32); this reader refuses it`);
+  }
+}
+
 /** Copies a tensor out of its (root) storage's bytes into a contiguous row-major typed array. */
 function gather(name: string, t: TensorRef, rootBytes: Uint8Array): NamedTensor {
   const s = t.storage;
@@ -229,8 +263,10 @@ function gather(name: string, t: TensorRef, rootBytes: Uint8Array): NamedTensor 
   const begin = s.view?.offset ?? 0;
   const available = Math.max(0, Math.min(s.view?.numel ?? Infinity, rootNumel - begin));
   const { shape, stride } = t;
-  const numel = shape.reduce((a, b) => a * b, 1);
-  if (numel > 2 ** 31 - 1) throw new Error(`tensor "${name}" has ${numel} elements, too many for this reader`);
+  const numel = numelOf(shape);
+  if (numel > available && numel > MAX_BROADCAST_ELEMENTS) {
+    throw new Error(`tensor "${name}" ([${shape.join(', ')}], strides [${stride.join(', ')}]) has ${numel.toLocaleString('en')} elements over a storage of ${available.toLocaleString('en')}: a broadcast view larger than a state_dict carries (limit ${MAX_BROADCAST_ELEMENTS.toLocaleString('en')}); the file is damaged or hostile`);
+  }
   const last = numel === 0 ? -1 : t.offset + shape.reduce((a, n, d) => a + (n - 1) * stride[d], 0);
   if (last >= available) {
     throw new Error(`tensor "${name}" ([${shape}], storage offset ${t.offset}, strides [${stride}]) needs ${last + 1} elements of storage ${s.key}, which holds only ${available}: the file is truncated or damaged`);
@@ -335,13 +371,21 @@ function nest(values: readonly unknown[], shape: readonly number[]): unknown {
   return Array.from({ length: n }, (_, i) => nest(values.slice(i * step, (i + 1) * step), rest));
 }
 
-/** Counts tensors anywhere in a value (for the message when there is no state_dict). */
-function countTensors(v: unknown, seen = new Set<unknown>()): number {
-  if (v instanceof TensorRef) return 1;
-  if (typeof v !== 'object' || v === null || seen.has(v)) return 0;
-  seen.add(v);
-  const items = v instanceof Map ? [...v.values()] : Array.isArray(v) || v instanceof Set ? [...v] : [];
-  return items.reduce((a: number, x) => a + countTensors(x, seen), 0);
+/** Counts tensors anywhere in a value (for the message when there is no state_dict); iterative, so deep nesting is fine. */
+function countTensors(top: unknown): number {
+  const seen = new Set<unknown>();
+  const todo: unknown[] = [top];
+  let n = 0;
+  while (todo.length) {
+    const v = todo.pop();
+    if (v instanceof TensorRef) n++;
+    else if (typeof v === 'object' && v !== null && !seen.has(v)) {
+      seen.add(v);
+      if (v instanceof Map) for (const x of v.values()) todo.push(x);
+      else if (Array.isArray(v) || v instanceof Set) for (const x of v) todo.push(x);
+    }
+  }
+  return n;
 }
 
 /** Picks the state_dict out of the unpickled top value and reads its tensors. */
@@ -360,6 +404,7 @@ async function assemble(top: unknown, format: 'zip' | 'legacy', bytesOf: (s: Sto
   if (top instanceof Map) {
     for (const [k, v] of top) if (found.path.length ? k !== found.path[0] : !isNamedTensor([k, v])) extras[String(k)] = plain(v);
   }
+  checkSizes(found.dict);
   const stateDict: StateDict = new Map();
   const allPrefixed = [...found.dict.keys()].every((k) => k.startsWith('module.'));
   for (const [key, ref] of found.dict) {

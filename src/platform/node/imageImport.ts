@@ -10,6 +10,7 @@ import { LABELS_FILE, planImport } from '../../engine/data/importPlan';
 import { resizeToRgb } from '../../engine/data/resize';
 import { readZip } from '../../engine/io/zip';
 import { decodeImageRgb } from './imageFolder';
+import { READ_LIMITS, readRegularFile } from './safeFs';
 
 /** Size and classes the imported images must fit. */
 export interface ImportFit {
@@ -30,7 +31,7 @@ function listFolder(root: string): Entry[] {
     for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const full = path.join(dir, e.name);
       if (e.isDirectory()) walk(full);
-      else if (e.isFile()) out.push({ name: path.relative(root, full).split(path.sep).join('/'), read: async () => new Uint8Array(fs.readFileSync(full)) });
+      else if (e.isFile()) out.push({ name: path.relative(root, full).split(path.sep).join('/'), read: async () => readRegularFile(full, READ_LIMITS.image) });
     }
   };
   walk(root);
@@ -47,7 +48,7 @@ export async function importImages(spec: string, fit: ImportFit): Promise<Datase
   else {
     let zip;
     try {
-      zip = readZip(new Uint8Array(fs.readFileSync(spec)), { maxEntrySize: 64 * 2 ** 20 });
+      zip = readZip(readRegularFile(spec, READ_LIMITS.data), { maxEntrySize: READ_LIMITS.image });
     } catch (e) {
       throw new Error(`${spec}: ${(e as Error).message}`);
     }
