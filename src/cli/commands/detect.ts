@@ -8,9 +8,9 @@ import type { DefenseEvent } from '../../engine/defense/events';
 import { createRng } from '../../engine/random';
 import { loadModel } from '../../platform/node/modelFiles';
 import { prepareOutDir, removeCreated, StagedOutput } from '../../platform/node/safeFs';
-import { choiceOption, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required, UsageError } from '../args';
+import { choiceOption, CLEAN_OPTIONS, cleanOptions, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required, UsageError } from '../args';
 import { ProgressBar } from '../progress';
-import { loadCleanData } from './cleanData';
+import { loadCleanData, modelFit } from './cleanData';
 import { interruptSignal } from '../interrupt';
 import { maskStats, triggerJson } from '../triggerFile';
 
@@ -42,16 +42,13 @@ ${MODEL_OPTIONS_HELP}`;
 function parseDetectArgs(argv: string[]) {
   return parse(argv, {
     ...MODEL_OPTIONS,
+    ...CLEAN_OPTIONS,
     model: { type: 'string' },
-    clean: { type: 'string' },
-    'clean-share': { type: 'string' },
     epochs: { type: 'string' },
     'max-steps': { type: 'string' },
     lr: { type: 'string' },
-    batch: { type: 'string' },
     threshold: { type: 'string' },
     scale: { type: 'string' },
-    seed: { type: 'string' },
     out: { type: 'string' },
     json: { type: 'boolean' },
   });
@@ -61,11 +58,7 @@ function parseDetectArgs(argv: string[]) {
 export async function runDetect(argv: string[]): Promise<void> {
   const { values } = parseDetectArgs(argv);
   const modelPath = required(values.model, 'model');
-  const cleanPath = required(values.clean, 'clean');
-  const seed = intOption(values.seed, 'seed', 0, 0, 2 ** 32 - 1);
-  const share = numOption(values['clean-share'], 'clean-share', 1, 0, 1);
-  if (!(share > 0)) throw new UsageError('--clean-share must be in (0, 1]');
-  const batch = intOption(values.batch, 'batch', 64, 1, 4096);
+  const { cleanPath, share, seed, batch } = cleanOptions(values);
   const cfg = resolveConfig({
     detect: true,
     seed,
@@ -96,10 +89,10 @@ async function detectInto(
   const loaded = await loadModel(modelPath, modelLoadOptions(values));
   const { model, manifest } = loaded;
   try {
-    const numClasses = model.outputs[1].shape[1] as number;
-    const [, height, width] = model.inputs[0].shape as number[];
-    const { clean, all } = await loadCleanData(cleanPath, { height, width, numClasses, classNames: manifest?.classNames }, share, seed);
-    const names = manifest?.classNames ?? clean.classNames;
+    const fit = modelFit(model, manifest?.classNames, values.classes);
+    const { numClasses } = fit;
+    const { clean, all } = await loadCleanData(cleanPath, fit, share, seed);
+    const names = fit.classNames ?? clean.classNames;
     const perClassSteps = cfg.detection.epochs * Math.ceil(clean.n / batch);
     const stepsPerClass = cfg.detection.maxSteps > 0 ? Math.min(perClassSteps, cfg.detection.maxSteps) : perClassSteps;
 

@@ -10,9 +10,9 @@ import { loadModel, type ModelManifest, stageModel } from '../../platform/node/m
 import { prepareOutDir, removeCreated, StagedOutput } from '../../platform/node/safeFs';
 import { interruptSignal, throwIfInterrupted } from '../interrupt';
 import { maskStats, readInvertedTrigger, triggerJson } from '../triggerFile';
-import { choiceOption, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required, UsageError } from '../args';
+import { ATTACK_OPTIONS, choiceOption, CLEAN_OPTIONS, cleanOptions, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required, UsageError } from '../args';
 import { ProgressBar } from '../progress';
-import { checkFits, loadCleanData } from './cleanData';
+import { checkFits, loadCleanData, modelFit } from './cleanData';
 
 export const purifyHelp = `mcldef purify --model DIR --clean DATA --test DATA --out DIR [--method NAME] [--target N | --detect] [options]
 
@@ -65,25 +65,20 @@ const pct = (v: number | null | undefined) => (v === null || v === undefined || 
 function parsePurifyArgs(argv: string[]) {
   return parse(argv, {
     ...MODEL_OPTIONS,
+    ...CLEAN_OPTIONS,
+    ...ATTACK_OPTIONS,
     model: { type: 'string' },
-    clean: { type: 'string' },
     test: { type: 'string' },
     out: { type: 'string' },
     method: { type: 'string' },
-    target: { type: 'string' },
     detect: { type: 'boolean' },
-    attack: { type: 'string' },
-    trigger: { type: 'string' },
-    'clean-share': { type: 'string' },
     epochs: { type: 'string' },
     'inv-epochs': { type: 'string' },
     'det-epochs': { type: 'string' },
     'det-lr': { type: 'string' },
     'det-scale': { type: 'string' },
-    batch: { type: 'string' },
     'max-steps': { type: 'string' },
     'eval-size': { type: 'string' },
-    seed: { type: 'string' },
     inverted: { type: 'string' },
     bn: { type: 'string' },
     augment: { type: 'string' },
@@ -95,16 +90,12 @@ function parsePurifyArgs(argv: string[]) {
 export async function runPurify(argv: string[]): Promise<void> {
   const { values } = parsePurifyArgs(argv);
   const modelPath = required(values.model, 'model');
-  const cleanPath = required(values.clean, 'clean');
   const testPath = required(values.test, 'test');
   const outDir = required(values.out, 'out');
   const method = (values.method ?? 'mcldef') as DefenseMethod;
   if (!DEFENSE_METHODS.includes(method)) throw new UsageError(`--method must be one of ${DEFENSE_METHODS.join(', ')}, got "${values.method}"`);
   if (values.detect && values.target !== undefined) throw new UsageError('give either --target or --detect, not both');
-  const seed = intOption(values.seed, 'seed', 0, 0, 2 ** 32 - 1);
-  const share = numOption(values['clean-share'], 'clean-share', 1, 0, 1);
-  if (!(share > 0)) throw new UsageError('--clean-share must be in (0, 1]');
-  const batch = intOption(values.batch, 'batch', 64, 1, 4096);
+  const { cleanPath, share, seed, batch } = cleanOptions(values);
 
   const created = prepareOutDir(outDir);
   const out = new StagedOutput(outDir);
@@ -130,9 +121,9 @@ async function purifyInto(
   const loaded = await loadModel(modelPath, modelLoadOptions(values));
   const { model, manifest } = loaded;
   try {
-    const numClasses = model.outputs[1].shape[1] as number;
-    const [, h, w, c] = model.inputs[0].shape as number[];
-    const preInverted = values.inverted ? readInvertedTrigger(values.inverted, { height: h, width: w, channels: c, numClasses }) : undefined;
+    const fit = modelFit(model, manifest?.classNames, values.classes);
+    const { numClasses } = fit;
+    const preInverted = values.inverted ? readInvertedTrigger(values.inverted, { ...fit, channels: model.inputs[0].shape[3] as number }) : undefined;
     const given = values.target !== undefined ? intOption(values.target, 'target', 0, 0, numClasses - 1) : undefined;
     const target = given ?? (values.detect ? undefined : preInverted?.target ?? manifest?.target);
     if (needsTrigger(method) && target === undefined && !values.detect) {
@@ -142,7 +133,6 @@ async function purifyInto(
     const attackName = values.attack ?? manifest?.attack?.name ?? 'none';
     const trueTarget = given ?? manifest?.target ?? 5;
 
-    const fit = { height: h, width: w, classNames: manifest?.classNames, numClasses };
     const { clean, all: cleanAll } = await loadCleanData(cleanPath, fit, share, seed);
     const test = await loadDataArg(testPath, fit);
     checkFits(test, fit, '--test');

@@ -25,17 +25,23 @@ interface Entry {
   read: () => Promise<Uint8Array>;
 }
 
-function listFolder(root: string): Entry[] {
-  const out: Entry[] = [];
-  const walk = (dir: string) => {
+/** The regular files under `root` (FIFOs, devices and symlinks are left out) and every folder, empty ones too. */
+function listFolder(root: string): { files: Entry[]; dirs: string[] } {
+  const files: Entry[] = [];
+  const dirs: string[] = [];
+  const rel = (full: string) => path.relative(root, full).split(path.sep).join('/');
+  const walk = (dir: string, depth: number) => {
+    if (depth > 32) throw new Error(`${root}: folders nested deeper than 32 levels`);
     for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const full = path.join(dir, e.name);
-      if (e.isDirectory()) walk(full);
-      else if (e.isFile()) out.push({ name: path.relative(root, full).split(path.sep).join('/'), read: async () => readRegularFile(full, READ_LIMITS.image) });
+      if (e.isDirectory()) {
+        dirs.push(rel(full));
+        walk(full, depth + 1);
+      } else if (e.isFile()) files.push({ name: rel(full), read: async () => readRegularFile(full, READ_LIMITS.image) });
     }
   };
-  walk(root);
-  return out;
+  walk(root, 0);
+  return { files, dirs };
 }
 
 /**
@@ -44,7 +50,8 @@ function listFolder(root: string): Entry[] {
  */
 export async function importImages(spec: string, fit: ImportFit): Promise<Dataset> {
   let entries: Entry[];
-  if (fs.statSync(spec).isDirectory()) entries = listFolder(spec);
+  let dirs: string[];
+  if (fs.statSync(spec).isDirectory()) ({ files: entries, dirs } = listFolder(spec));
   else {
     let zip;
     try {
@@ -53,12 +60,14 @@ export async function importImages(spec: string, fit: ImportFit): Promise<Datase
       throw new Error(`${spec}: ${(e as Error).message}`);
     }
     entries = zip.filter((e) => !e.isDirectory).map((e) => ({ name: e.name, read: () => e.read() }));
+    dirs = zip.filter((e) => e.isDirectory).map((e) => e.name.replace(/\/+$/, ''));
   }
   const labels = entries.find((e) => LABELS_FILE.test(e.name));
   const plan = planImport(entries.map((e) => e.name), {
     labelsText: labels ? new TextDecoder().decode(await labels.read()) : undefined,
     modelClassNames: fit.classNames,
     numClasses: fit.numClasses,
+    dirs,
   });
   const size = fit.height * fit.width * 3;
   const images = new Uint8Array(plan.items.length * size);
