@@ -16,6 +16,7 @@ import { initNodeBackend } from '../../src/platform/node/backend';
 import { loadDataArg } from '../../src/platform/node/data';
 import { importImages } from '../../src/platform/node/imageImport';
 import { loadModel, readArtifacts, saveModel } from '../../src/platform/node/modelFiles';
+import { readNpz } from '../../src/platform/node/npz';
 import { checkOutFile, prepareOutDir, readRegularFile, removeCreated, StagedOutput } from '../../src/platform/node/safeFs';
 import { hugePng, truncatedPng } from '../helpers/hostile';
 import { writePng } from '../helpers/images';
@@ -60,6 +61,8 @@ describe('reads take regular files only', () => {
     expect(r1.error?.message).toMatch(/is not a file or a folder \(a FIFO or a device\?\)/);
     const r2 = await quickly(() => loadDataArg(fifo, { height: 8, width: 8 }));
     expect(r2.error?.message).toMatch(/is not a file or a folder \(a FIFO or a device\?\)/);
+    const r5 = await quickly(() => readNpz(fifo));
+    expect(r5.error?.message).toMatch(/fifo is a FIFO \(named pipe\), not a file$/);
     const r3 = await quickly(() => loadDataArg('/dev/zero', { height: 8, width: 8 }));
     expect(r3.error?.message).toMatch(/^\/dev\/zero is not a file or a folder/);
     const bad = path.join(tmp, 'fifo-model');
@@ -68,7 +71,7 @@ describe('reads take regular files only', () => {
     execFileSync('mkfifo', [path.join(bad, 'weights.bin')]);
     const r4 = await quickly(() => readArtifacts(path.join(bad, 'model.json')));
     expect(r4.error?.message).toMatch(/weight file weights\.bin \(named in .*model\.json\) is a FIFO \(named pipe\), not a file/);
-    for (const r of [r1, r2, r3, r4]) expect(r.ms).toBeLessThan(5000);
+    for (const r of [r1, r2, r3, r4, r5]) expect(r.ms).toBeLessThan(5000);
   });
 
   it('model.json naming a folder, or a path outside its folder, as a weight file', () => {

@@ -45,7 +45,7 @@ export async function runEval(argv: string[]): Promise<void> {
     throw new Error(`images are ${ds.height}x${ds.width} but the model expects ${model.inputs[0].shape[1]}x${model.inputs[0].shape[2]}`);
   }
   if (ds.classNames.length > numClasses) throw new Error(`data has ${ds.classNames.length} classes but the model has ${numClasses} outputs`);
-  if (target >= numClasses) throw new UsageError(`--target ${target} is not a class of this ${numClasses}-class model`);
+  if (attackName !== 'none' && target >= numClasses) throw new UsageError(`--target ${target} is not a class of this ${numClasses}-class model`);
   const attack = attackName === 'none' ? null : await attackFromName(attackName, values.trigger);
   const triggered = attack ? poisonTestSet(ds, attack, target) : null;
   const bar = new ProgressBar('eval', 'img');
