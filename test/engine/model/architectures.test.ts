@@ -131,7 +131,7 @@ describe('expectedTorchShapes', () => {
       const model = buildArchitecture(info);
       const sd = await stateDictFromModel(model, { keys });
       model.dispose();
-      const built = [...sd].filter(([k]) => !k.endsWith('num_batches_tracked')).map(([k, t]) => [k, t.shape]);
+      const built = [...sd].filter(([k]) => !k.endsWith('num_batches_tracked')).map(([k, t]) => [k, t.shape] as const);
       const computed = [...expectedTorchShapes({ ...info, keys: info.arch === 'wrn' ? BENCHMARK_KEYS : keys } as ArchInfo)];
       expect(new Map(computed)).toEqual(new Map(built));
     }
