@@ -2,7 +2,7 @@
  * Hostile inputs, generated (no binary blobs in the repository): each function returns the bytes of one bad file
  * of the kinds a hostile-input campaign tried against the readers. Small on disk; some declare huge sizes.
  */
-import { PickleWriter } from '../../src/engine/io/pickle';
+import { PickleWriter } from '../../src/engine/io/pickleWriter';
 import { writeSafetensors } from '../../src/engine/io/safetensors';
 import { writeZip } from '../../src/engine/io/zip';
 import { pngBytes } from './images';

@@ -15,19 +15,9 @@
  * as contiguous row-major copies, whatever their storage offset and strides.
  */
 import type { StateDict } from '../model/torchWeights';
-import {
-  NUMPY_GLOBALS,
-  NumpyArray,
-  NumpyDtype,
-  NumpyScalar,
-  PickleRefusedError,
-  PickleWriter,
-  PyGlobal,
-  describe,
-  unpickle,
-  type AllowList,
-  type AllowedGlobal,
-} from './pickle';
+import { PickleRefusedError, PyGlobal, describe, unpickle, type AllowList, type AllowedGlobal } from './pickle';
+import { NUMPY_GLOBALS, NumpyArray, NumpyDtype, NumpyScalar } from './pickleNumpy';
+import { PickleWriter } from './pickleWriter';
 import type { NamedTensor } from './safetensors';
 import { looksLikeZip, readZip, writeZip, type ZipEntry } from './zip';
 

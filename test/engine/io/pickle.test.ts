@@ -4,18 +4,9 @@
  * The hex pickles below were made with CPython 3.11's pickle.dumps (the comments give the Python value).
  */
 import { describe, expect, it, vi } from 'vitest';
-import {
-  NUMPY_GLOBALS,
-  NumpyArray,
-  NumpyDtype,
-  NumpyScalar,
-  PickleRefusedError,
-  PickleWriter,
-  PyGlobal,
-  SET_STATE,
-  unpickle,
-  type AllowList,
-} from '../../../src/engine/io/pickle';
+import { PickleRefusedError, PyGlobal, SET_STATE, unpickle, type AllowList } from '../../../src/engine/io/pickle';
+import { NUMPY_GLOBALS, NumpyArray, NumpyDtype, NumpyScalar } from '../../../src/engine/io/pickleNumpy';
+import { PickleWriter } from '../../../src/engine/io/pickleWriter';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(s.match(/../g)!.map((b) => parseInt(b, 16)));
 const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));

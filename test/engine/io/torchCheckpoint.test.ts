@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PickleWriter } from '../../../src/engine/io/pickle';
+import { PickleWriter } from '../../../src/engine/io/pickleWriter';
 import type { NamedTensor } from '../../../src/engine/io/safetensors';
 import { readTorchCheckpoint, writeTorchCheckpoint } from '../../../src/engine/io/torchCheckpoint';
 import { readZip, writeZip } from '../../../src/engine/io/zip';
