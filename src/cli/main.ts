@@ -6,7 +6,7 @@ import { describeBackend } from '../platform/selectBackend';
 import { initNodeBackend } from '../platform/node/backend';
 import type { BackendName } from '../platform/selectBackend';
 import { UsageError } from './args';
-import { handleSigint, INTERRUPTED_EXIT } from './interrupt';
+import { INTERRUPTED_EXIT } from './interrupt';
 import { isAbortError } from '../engine/defense/control';
 import { convertHelp, runConvert } from './commands/convert';
 import { detectHelp, runDetect } from './commands/detect';
@@ -42,7 +42,6 @@ async function main(argv: string[]): Promise<number> {
     console.log(cmd.help);
     return 0;
   }
-  const removeSigint = handleSigint();
   try {
     const report = await initNodeBackend(process.env.MCLDEF_BACKEND as BackendName | undefined);
     if (!process.env.MCLDEF_QUIET) console.error(`backend: ${describeBackend(report)}`);
@@ -60,8 +59,6 @@ async function main(argv: string[]): Promise<number> {
     console.error(`mcldef ${name}: error: ${e instanceof Error ? e.message : String(e)}`);
     if (process.env.MCLDEF_DEBUG && e instanceof Error) console.error(e.stack);
     return 1;
-  } finally {
-    removeSigint();
   }
 }
 

@@ -123,18 +123,25 @@ describe('purify --inverted: trigger.json validated before the run', () => {
 });
 
 describe('Ctrl-C', () => {
-  it('SIGINT during inversion stops the run: a message, exit 130, nothing written', async () => {
-    const out = path.join(tmp, 'interrupted');
-    const args = purifyArgs(out);
-    args[args.indexOf('--inv-epochs') + 1] = '100000';
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'mcldef.js'), 'purify', ...args], {
-      env: { ...process.env, MCLDEF_BACKEND: 'cpu' },
-    });
+  it.each([
+    ['purify', 'inversion', '--inv-epochs'],
+    ['purify', 'purification', '--epochs'],
+    ['detect', 'detection', '--epochs'],
+  ])('SIGINT during %s\'s %s stops the run: a message, exit 130, nothing written', async (command, stage, flag) => {
+    const out = path.join(tmp, `interrupted-${stage}`);
+    const args = command === 'purify' ? purifyArgs(out) : ['--model', modelDir, '--clean', clean, '--out', out, '--epochs', '1', '--batch', '4'];
+    args[args.indexOf(flag) + 1] = '100000';
+    if (stage === 'purification') {
+      const t = path.join(tmp, 'trigger-for-sigint.json');
+      fs.writeFileSync(t, JSON.stringify({ target: 1, height: 8, width: 8, channels: 3, mask: new Array(64).fill(0.1), pattern: new Array(192).fill(0.5) }));
+      args.push('--inverted', t);
+    }
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'mcldef.js'), command, ...args], { env: { ...process.env, MCLDEF_BACKEND: 'cpu' } });
     let err = '';
     let sent = false;
     child.stderr.on('data', (d: Buffer) => {
       err += d.toString();
-      if (!sent && /class 1 loss/.test(err)) {
+      if (!sent && /class \d+ (loss|L1)|epoch 0 lr/.test(err)) {
         sent = true;
         child.kill('SIGINT');
       }
@@ -144,7 +151,7 @@ describe('Ctrl-C', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     clearTimeout(guard);
     expect(sent).toBe(true);
-    expect(err).toMatch(/mcldef purify: interrupted \(Ctrl-C\); nothing was written/);
+    expect(err).toMatch(new RegExp(`mcldef ${command}: interrupted \\(Ctrl-C\\); nothing was written`));
     expect(code).toBe(130);
     expect(fs.existsSync(out)).toBe(false);
   }, 120_000);

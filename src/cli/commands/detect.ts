@@ -11,7 +11,7 @@ import { prepareOutDir, removeCreated, StagedOutput } from '../../platform/node/
 import { choiceOption, CLEAN_OPTIONS, cleanOptions, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required, UsageError } from '../args';
 import { ProgressBar } from '../progress';
 import { loadCleanData, modelFit } from './cleanData';
-import { interruptSignal } from '../interrupt';
+import { withSigint } from '../interrupt';
 import { maskStats, triggerJson } from '../triggerFile';
 
 export const detectHelp = `mcldef detect --model DIR --clean DATA [--epochs N] [--out DIR] [options]
@@ -100,18 +100,20 @@ async function detectInto(
     let done = 0;
     const t0 = performance.now();
     // yieldEvery 1: a macrotask between steps, so Ctrl-C (delivered by the event loop) reaches the signal.
-    const gen = detectTarget(model, clean, numClasses, cfg.inversion, cfg.detection, createRng(seed).fork('detect'), new RunControl(interruptSignal(), 1));
-    let next = await gen.next();
-    while (!next.done) {
-      const e: DefenseEvent = next.value;
-      if (e.type === 'inversion-step') {
-        bar.update(++done, numClasses * stepsPerClass, `class ${e.target} L1 ${e.maskL1.toFixed(1)}`);
-      } else if (e.type === 'detection-class') {
-        done = e.done * stepsPerClass;
+    const outcome: DetectionOutcome = await withSigint(async (signal) => {
+      const gen = detectTarget(model, clean, numClasses, cfg.inversion, cfg.detection, createRng(seed).fork('detect'), new RunControl(signal, 1));
+      let next = await gen.next();
+      while (!next.done) {
+        const e: DefenseEvent = next.value;
+        if (e.type === 'inversion-step') {
+          bar.update(++done, numClasses * stepsPerClass, `class ${e.target} L1 ${e.maskL1.toFixed(1)}`);
+        } else if (e.type === 'detection-class') {
+          done = e.done * stepsPerClass;
+        }
+        next = await gen.next();
       }
-      next = await gen.next();
-    }
-    const outcome: DetectionOutcome = next.value;
+      return next.value;
+    });
     const seconds = (performance.now() - t0) / 1000;
     const { report: r, triggers } = outcome;
     const chosen = r.flagged ?? r.l1.indexOf(Math.min(...r.l1));

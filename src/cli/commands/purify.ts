@@ -8,7 +8,7 @@ import { type BackdoorEval, evaluateBackdoor } from '../../engine/metrics';
 import { attackFromName, loadDataArg } from '../../platform/node/data';
 import { loadModel, type ModelManifest, stageModel } from '../../platform/node/modelFiles';
 import { prepareOutDir, removeCreated, StagedOutput } from '../../platform/node/safeFs';
-import { interruptSignal, throwIfInterrupted } from '../interrupt';
+import { withSigint } from '../interrupt';
 import { maskStats, readInvertedTrigger, triggerJson } from '../triggerFile';
 import { ATTACK_OPTIONS, choiceOption, CLEAN_OPTIONS, cleanOptions, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required, UsageError } from '../args';
 import { ProgressBar } from '../progress';
@@ -199,12 +199,12 @@ async function purifyInto(
       }
     };
     // yieldEvery 1: a macrotask between steps, so Ctrl-C (delivered by the event loop) reaches the signal.
-    const signal = interruptSignal();
-    const result = await driveDefense(runDefense(cfg, { model, clean, evalSet: test, trueTrigger: stamped, trueTarget: attack ? trueTarget : undefined, signal, yieldEvery: 1, trigger: preInverted }), onEvent);
+    const result = await withSigint((signal) =>
+      driveDefense(runDefense(cfg, { model, clean, evalSet: test, trueTrigger: stamped, trueTarget: attack ? trueTarget : undefined, signal, yieldEvery: 1, trigger: preInverted }), onEvent),
+    );
     const purified = result.model;
     try {
       const after = await evalFull('eval after', purified);
-      throwIfInterrupted();
       await stageModel(purified, out);
       const { summary, trigger } = result;
       const outManifest: ModelManifest = { ...(manifest ?? { classNames: [...test.classNames] }), defense: { method, target: summary.target, seed, from: loaded.source } };
