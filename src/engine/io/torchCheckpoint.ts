@@ -1,5 +1,6 @@
 /**
- * PyTorch checkpoints (.pt/.pth, torch.save) read safely, and state_dicts written as torch.save would.
+ * PyTorch checkpoints (.pt/.pth, torch.save) read safely. The tensors and their size caps are in torchTensors.ts; the
+ * writer (state_dicts as torch.save writes them) is torchCheckpointWriter.ts, re-exported here.
  *
  * Formats read: the zip format of torch >= 1.6 (`<archive>/data.pkl` + one `<archive>/data/<key>` file per storage)
  * and the legacy format (_use_new_zipfile_serialization=False: magic-number pickle, protocol-version pickle,
@@ -17,9 +18,11 @@
 import type { StateDict } from '../model/torchWeights';
 import { PickleRefusedError, PyGlobal, describe, unpickle, type AllowList, type AllowedGlobal } from './pickle';
 import { NUMPY_GLOBALS, NumpyArray, NumpyDtype, NumpyScalar } from './pickleNumpy';
-import { PickleWriter } from './pickleWriter';
-import type { NamedTensor } from './safetensors';
-import { looksLikeZip, readZip, writeZip, type ZipEntry } from './zip';
+import { checkSizes, gather, StorageRef, STORAGES, TensorRef } from './torchTensors';
+import { looksLikeZip, readZip, type ZipEntry } from './zip';
+
+export { MAX_BROADCAST_ELEMENTS, MAX_TENSOR_ELEMENTS, MAX_TOTAL_ELEMENTS } from './torchTensors';
+export { writeTorchCheckpoint } from './torchCheckpointWriter';
 
 /** What readTorchCheckpoint found. */
 export interface TorchCheckpoint {
@@ -34,69 +37,6 @@ export interface TorchCheckpoint {
    * a description ('ndarray float64 [100, 10]', 'numpy <U5 scalar').
    */
   extras: Record<string, unknown>;
-}
-
-interface StorageKind {
-  dtype: NamedTensor['dtype'];
-  bytes: number;
-  /** Element i of a little-endian storage; integer kinds return NaN for values outside the int32 range. */
-  read: (d: DataView, i: number) => number;
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1024 + frac) * 2 ** (exp - 25);
-}
-
-const bf16Scratch = new DataView(new ArrayBuffer(4));
-function bf16ToFloat(h: number): number {
-  bf16Scratch.setUint32(0, h << 16);
-  return bf16Scratch.getFloat32(0);
-}
-
-/** torch.<Name>Storage -> how its elements are stored (torch keeps these class names in files for compatibility). */
-const STORAGES: Record<string, StorageKind> = {
-  FloatStorage: { dtype: 'F32', bytes: 4, read: (d, i) => d.getFloat32(4 * i, true) },
-  DoubleStorage: { dtype: 'F64', bytes: 8, read: (d, i) => d.getFloat64(8 * i, true) },
-  HalfStorage: { dtype: 'F16', bytes: 2, read: (d, i) => halfToFloat(d.getUint16(2 * i, true)) },
-  BFloat16Storage: { dtype: 'BF16', bytes: 2, read: (d, i) => bf16ToFloat(d.getUint16(2 * i, true)) },
-  LongStorage: {
-    dtype: 'I64',
-    bytes: 8,
-    read: (d, i) => {
-      const lo = d.getUint32(8 * i, true);
-      return d.getInt32(8 * i + 4, true) === (lo >= 0x80000000 ? -1 : 0) ? lo | 0 : NaN;
-    },
-  },
-  IntStorage: { dtype: 'I32', bytes: 4, read: (d, i) => d.getInt32(4 * i, true) },
-  ShortStorage: { dtype: 'I32', bytes: 2, read: (d, i) => d.getInt16(2 * i, true) },
-  CharStorage: { dtype: 'I32', bytes: 1, read: (d, i) => d.getInt8(i) },
-  ByteStorage: { dtype: 'U8', bytes: 1, read: (d, i) => d.getUint8(i) },
-  BoolStorage: { dtype: 'U8', bytes: 1, read: (d, i) => (d.getUint8(i) ? 1 : 0) },
-};
-
-/** A storage a tensor points into; legacy files may make one a view (offset, length) of another. */
-class StorageRef {
-  constructor(
-    readonly kind: StorageKind,
-    readonly key: string,
-    readonly declaredNumel: number | undefined,
-    readonly view?: { root: StorageRef; offset: number; numel: number },
-  ) {}
-}
-
-/** A tensor as the pickle describes it; its data is read only if it ends up in the state_dict. */
-class TensorRef {
-  constructor(
-    readonly storage: StorageRef,
-    readonly offset: number,
-    readonly shape: number[],
-    readonly stride: number[],
-  ) {}
 }
 
 const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -205,89 +145,6 @@ function storageLoader(storages: Map<string, StorageRef>): (pid: unknown) => unk
     storages.set(view[0], ref);
     return ref;
   };
-}
-
-const contiguousStrides = (shape: number[]): number[] => {
-  const s = new Array<number>(shape.length);
-  for (let d = shape.length - 1, acc = 1; d >= 0; d--) {
-    s[d] = acc;
-    acc *= shape[d];
-  }
-  return s;
-};
-
-/** Most elements one tensor may have (512 MiB as float32; the largest tensor of a WRN-28-10 has 3.7 M). */
-export const MAX_TENSOR_ELEMENTS = 2 ** 27;
-/** Most elements all tensors together may have (1 GiB as float32). */
-export const MAX_TOTAL_ELEMENTS = 2 ** 28;
-/**
- * Most elements a tensor may have beyond what its storage holds (a broadcast view with stride 0, which a
- * state_dict has no reason to carry: a tiny file could otherwise ask for gigabytes).
- */
-export const MAX_BROADCAST_ELEMENTS = 2 ** 20;
-
-const numelOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-
-/** Checks the element counts of the tensors to read, before any is allocated. */
-function checkSizes(dict: Map<string, TensorRef>): void {
-  let total = 0;
-  for (const [name, t] of dict) {
-    const numel = numelOf(t.shape);
-    if (numel > MAX_TENSOR_ELEMENTS) throw new Error(`tensor "${name}" declares shape [${t.shape.join(', ')}] (${numel.toExponential(2)} elements); at most ${MAX_TENSOR_ELEMENTS.toLocaleString('en')} per tensor are read`);
-    total += numel;
-    if (total > MAX_TOTAL_ELEMENTS) throw new Error(`the checkpoint's tensors declare more than ${MAX_TOTAL_ELEMENTS.toLocaleString('en')} elements in all (${MAX_TOTAL_ELEMENTS / 2 ** 28} GiB as float32); this reader refuses it`);
-  }
-}
-
-/** Copies a tensor out of its (root) storage's bytes into a contiguous row-major typed array. */
-function gather(name: string, t: TensorRef, rootBytes: Uint8Array): NamedTensor {
-  const s = t.storage;
-  const root = s.view?.root ?? s;
-  const kind = s.kind;
-  if (rootBytes.length % kind.bytes) throw new Error(`damaged checkpoint: storage ${root.key} has ${rootBytes.length} bytes, not a whole number of ${kind.dtype} elements`);
-  const rootNumel = rootBytes.length / kind.bytes;
-  if (root.declaredNumel !== undefined && rootNumel < root.declaredNumel) {
-    throw new Error(`the checkpoint is truncated or damaged: storage ${root.key} holds ${rootNumel} elements, the file declares ${root.declaredNumel}`);
-  }
-  // The window of the root storage this tensor may read: all of it, or a legacy storage view's slice.
-  const begin = s.view?.offset ?? 0;
-  const available = Math.max(0, Math.min(s.view?.numel ?? Infinity, rootNumel - begin));
-  const { shape, stride } = t;
-  const numel = numelOf(shape);
-  if (numel > available && numel > MAX_BROADCAST_ELEMENTS) {
-    throw new Error(`tensor "${name}" ([${shape.join(', ')}], strides [${stride.join(', ')}]) has ${numel.toLocaleString('en')} elements over a storage of ${available.toLocaleString('en')}: a broadcast view larger than a state_dict carries (limit ${MAX_BROADCAST_ELEMENTS.toLocaleString('en')}); the file is damaged or hostile`);
-  }
-  const last = numel === 0 ? -1 : t.offset + shape.reduce((a, n, d) => a + (n - 1) * stride[d], 0);
-  if (last >= available) {
-    throw new Error(`tensor "${name}" ([${shape}], storage offset ${t.offset}, strides [${stride}]) needs ${last + 1} elements of storage ${s.key}, which holds only ${available}: the file is truncated or damaged`);
-  }
-  const Out = kind.dtype === 'U8' ? Uint8Array : kind.dtype === 'I64' || kind.dtype === 'I32' ? Int32Array : Float32Array;
-  const out = new Out(numel);
-  const offset = begin + t.offset;
-  const dense = contiguousStrides(shape);
-  if (kind.dtype === 'F32' && shape.every((n, d) => n === 1 || stride[d] === dense[d])) {
-    // Contiguous float32, the common case: one copy (slice() also realigns the bytes for Float32Array).
-    out.set(new Float32Array(rootBytes.slice(4 * offset, 4 * (offset + numel)).buffer));
-    return { dtype: kind.dtype, shape: [...shape], data: out };
-  }
-  // Walk the index space in row-major order, moving the storage position by the strides (an odometer).
-  const view = new DataView(rootBytes.buffer, rootBytes.byteOffset, rootBytes.byteLength);
-  const checkRange = kind.dtype === 'I64';
-  const nd = shape.length;
-  const idx = new Array<number>(nd).fill(0);
-  let src = offset;
-  for (let i = 0; i < numel; i++) {
-    const v = kind.read(view, src);
-    if (checkRange && Number.isNaN(v)) throw new Error(`tensor "${name}" holds an int64 outside the int32 range this reader keeps`);
-    out[i] = v;
-    for (let d = nd - 1; d >= 0; d--) {
-      src += stride[d];
-      if (++idx[d] < shape[d]) break;
-      src -= stride[d] * shape[d];
-      idx[d] = 0;
-    }
-  }
-  return { dtype: kind.dtype, shape: [...shape], data: out };
 }
 
 const isTensorDict = (v: unknown): v is Map<string, TensorRef> =>
@@ -504,65 +361,4 @@ export async function readTorchCheckpoint(input: Uint8Array | ArrayBuffer): Prom
   if (looksLikeZip(bytes)) return readZipCheckpoint(bytes);
   if (bytes[0] === 0x80 && bytes[1] <= 5) return readLegacyCheckpoint(bytes);
   throw new Error(`not a PyTorch checkpoint: ${whatItLooksLike(bytes)} (torch.save writes zip archives, or pickles starting with torch's magic number)`);
-}
-
-/** torch storage class and little-endian bytes for a tensor's data. */
-function encodeStorage(name: string, t: NamedTensor): { storage: string; data: Uint8Array } {
-  const count = t.shape.reduce((a, b) => a * b, 1);
-  if (t.data.length !== count) throw new Error(`writeTorchCheckpoint: tensor "${name}" has ${t.data.length} values for shape [${t.shape}]`);
-  const bytesOf = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  if (t.data instanceof Float32Array) return { storage: 'FloatStorage', data: bytesOf(t.data) };
-  if (t.data instanceof Uint8Array) return { storage: 'ByteStorage', data: bytesOf(t.data) };
-  if (t.dtype !== 'I64') return { storage: 'IntStorage', data: bytesOf(t.data) };
-  const out = new Uint8Array(8 * count);
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < count; i++) view.setBigInt64(8 * i, BigInt(t.data[i]), true);
-  return { storage: 'LongStorage', data: out };
-}
-
-function writeIntTuple(w: PickleWriter, xs: number[]): void {
-  if (xs.length > 3) w.mark();
-  for (const x of xs) w.int(x);
-  w.tuple(xs.length > 3 ? undefined : xs.length);
-}
-
-/**
- * Serializes a state_dict as torch.save does (zip format, protocol-2 pickle, 64-byte aligned storages), loadable by
- * torch.load (weights_only=True too) as an OrderedDict. Float tensors are written as float32 whatever their dtype
- * label (their data is float32), I64 as int64, I32 as int32, U8 as uint8; each tensor gets its own storage.
- */
-export function writeTorchCheckpoint(stateDict: StateDict, opts: { archiveName?: string } = {}): Uint8Array {
-  const archive = opts.archiveName ?? 'archive';
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(archive)) throw new Error(`writeTorchCheckpoint: archive name "${archive}" must be a plain file name`);
-  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('writeTorchCheckpoint needs a little-endian platform');
-  const w = new PickleWriter().proto(2);
-  w.global('collections', 'OrderedDict').tuple(0).reduce().mark();
-  const storages: Array<{ name: string; data: Uint8Array }> = [];
-  for (const [name, t] of stateDict) {
-    const { storage, data } = encodeStorage(name, t);
-    const key = String(storages.length);
-    const numel = t.data.length;
-    storages.push({ name: `${archive}/data/${key}`, data });
-    w.str(name);
-    // _rebuild_tensor_v2(storage, offset 0, size, contiguous stride, requires_grad False, OrderedDict() of hooks)
-    w.global('torch._utils', '_rebuild_tensor_v2').mark();
-    w.mark().str('storage').global('torch', storage).str(key).str('cpu').int(numel).tuple().persistentId();
-    w.int(0);
-    writeIntTuple(w, t.shape);
-    writeIntTuple(w, contiguousStrides(t.shape));
-    w.bool(false);
-    w.global('collections', 'OrderedDict').tuple(0).reduce();
-    w.tuple().reduce();
-  }
-  w.setItems();
-  const enc = new TextEncoder();
-  return writeZip(
-    [
-      { name: `${archive}/data.pkl`, data: w.finish() },
-      { name: `${archive}/byteorder`, data: enc.encode('little') },
-      ...storages,
-      { name: `${archive}/version`, data: enc.encode('3\n') },
-    ],
-    { align: 64 },
-  );
 }
