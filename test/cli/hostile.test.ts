@@ -85,6 +85,7 @@ describe('--out checked before any work', () => {
     await expect(run(runPurify, ...purifyArgs('/proc/x').map((a) => (a === clean ? missing : a)))).rejects.toThrow(/^cannot create --out \/proc\/x/);
     await expect(run(runDetect, '--model', path.join(tmp, 'no-model'), '--clean', missing, '--out', file)).rejects.toThrow(/exists and is not a folder/);
     await expect(run(runConvert, '--model', path.join(tmp, 'no-model'), '--out', '/proc/x')).rejects.toThrow(/^cannot create --out \/proc\/x/);
+    await expect(run(runConvert, '--model', path.join(tmp, 'no-model'), '--out', '/proc/x/y.pth')).rejects.toThrow(/^cannot create the folder of --out \/proc\/x: ENOENT/);
     expect(fs.readFileSync(file, 'utf8')).toBe('x');
   });
 });

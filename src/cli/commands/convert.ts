@@ -20,7 +20,7 @@ export async function runConvert(argv: string[]): Promise<void> {
   const out = required(values.out, 'out');
   const toFile = /\.(pth|pt|safetensors)$/i.test(out);
   // --out is checked (a folder output created) before the model is read.
-  const created = toFile ? (checkOutFile(out), []) : prepareOutDir(out);
+  const created = toFile ? checkOutFile(out) : prepareOutDir(out);
   let loaded;
   try {
     loaded = await loadModel(modelPath, modelLoadOptions(values));

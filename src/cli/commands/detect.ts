@@ -8,7 +8,7 @@ import type { DefenseEvent } from '../../engine/defense/events';
 import { createRng } from '../../engine/random';
 import { loadModel } from '../../platform/node/modelFiles';
 import { prepareOutDir, removeCreated, StagedOutput } from '../../platform/node/safeFs';
-import { choiceOption, CLEAN_OPTIONS, cleanOptions, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required, UsageError } from '../args';
+import { choiceOption, CLEAN_OPTIONS, cleanOptions, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required } from '../args';
 import { ProgressBar } from '../progress';
 import { loadCleanData, modelFit } from './cleanData';
 import { withSigint } from '../interrupt';

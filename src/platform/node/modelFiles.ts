@@ -10,7 +10,7 @@ import { writeTorchCheckpoint } from '../../engine/io/torchCheckpoint';
 import { architectureOf, stateDictFromModel } from '../../engine/model/architectures';
 import { modelFromFiles, type NormalizationOptions } from '../../engine/model/fromFiles';
 import { artifactsFromFiles, firstNonFiniteWeight, modelFromArtifacts, modelToArtifacts } from '../../engine/model/io';
-import { READ_LIMITS, readRegularFile, readRegularText, StagedOutput } from './safeFs';
+import { prepareOutDir, READ_LIMITS, readRegularFile, readRegularText, StagedOutput } from './safeFs';
 
 const WEIGHT_FILE = /\.(safetensors|pth|pt|ckpt|tar)$/i;
 
@@ -118,7 +118,7 @@ export async function stateDictBytes(model: tf.LayersModel, file: string): Promi
  */
 export async function saveStateDict(model: tf.LayersModel, file: string): Promise<void> {
   const bytes = await stateDictBytes(model, file);
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  prepareOutDir(path.dirname(path.resolve(file)), 'the folder of'); // never mkdir's recursive form: it spins on /proc
   const out = new StagedOutput(path.dirname(path.resolve(file)));
   try {
     out.write(path.basename(file), bytes);
@@ -144,7 +144,7 @@ export async function stageModel(model: tf.LayersModel, out: StagedOutput): Prom
 
 /** Writes a model as model.json + weights.bin into `dir` (created if needed), both renamed into place at the end. */
 export async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
-  fs.mkdirSync(dir, { recursive: true });
+  prepareOutDir(dir, 'the model folder');
   const out = new StagedOutput(dir);
   try {
     await stageModel(model, out);

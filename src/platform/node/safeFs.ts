@@ -130,14 +130,15 @@ export function removeCreated(created: readonly string[]): void {
   }
 }
 
-/** Checks an output file path before work: not a folder, its folder exists or can be created. */
-export function checkOutFile(file: string, flag = '--out'): void {
+/**
+ * Checks an output file path before work: not a folder or a special file; its folder exists or is created now.
+ * @returns the folders it created (see {@link removeCreated})
+ */
+export function checkOutFile(file: string, flag = '--out'): string[] {
   const kind = pathKind(file);
   if (kind === 'dir') throw new Error(`${flag} ${file} is a folder; give a file name ending in .pth or .safetensors, or a folder name for a TF.js model`);
   if (kind === 'other') throw new Error(`${flag} ${file} exists and is not a regular file`);
-  let p = path.dirname(path.resolve(file));
-  while (pathKind(p) === 'missing' && path.dirname(p) !== p) p = path.dirname(p);
-  if (pathKind(p) !== 'dir') throw new Error(`cannot write ${flag} ${file}: ${p} is not a folder`);
+  return prepareOutDir(path.dirname(path.resolve(file)), `the folder of ${flag}`);
 }
 
 /**
