@@ -116,3 +116,14 @@ export function truncatedPng(keep = 0.6): Uint8Array {
   const b = new Uint8Array(pngBytes(8, 2));
   return b.slice(0, Math.floor(b.length * keep));
 }
+
+/**
+ * A zip of `n` class-folder images whose central directory declares `declared` bytes each (the data is a few bytes):
+ * what a zip of highly compressible entries looks like before inflating.
+ */
+export function inflatingZip(n: number, declared: number): Uint8Array {
+  const zip = writeZip(Array.from({ length: n }, (_, i) => ({ name: `c/${i}.png`, data: enc.encode('x') })));
+  const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  for (let p = 0; p + 4 <= zip.length; p++) if (view.getUint32(p, true) === 0x02014b50) view.setUint32(p + 24, declared, true); // uncompressed size
+  return zip;
+}

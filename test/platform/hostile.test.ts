@@ -18,7 +18,7 @@ import { importImages } from '../../src/platform/node/imageImport';
 import { loadModel, readArtifacts, saveModel } from '../../src/platform/node/modelFiles';
 import { readNpz } from '../../src/platform/node/npz';
 import { checkOutFile, prepareOutDir, readRegularFile, removeCreated, StagedOutput } from '../../src/platform/node/safeFs';
-import { hugePng, truncatedPng } from '../helpers/hostile';
+import { hugePng, inflatingZip, truncatedPng } from '../helpers/hostile';
 import { writePng } from '../helpers/images';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mcldef-hostile-'));
@@ -85,6 +85,12 @@ describe('reads take regular files only', () => {
     json.weightsManifest[0].paths = ['../model/weights.bin'];
     fs.writeFileSync(path.join(bad, 'model.json'), JSON.stringify(json));
     expect(() => readArtifacts(path.join(bad, 'model.json'))).toThrow(/names the weight file "\.\.\/model\/weights\.bin" outside its folder/);
+  });
+
+  it('a .zip whose images would unpack to more than 2 GiB, before inflating any', async () => {
+    const f = path.join(tmp, 'inflating.zip');
+    fs.writeFileSync(f, inflatingZip(40, 60 * 2 ** 20));
+    await expect(importImages(f, { height: 8, width: 8 })).rejects.toThrow(/inflating\.zip: its images unpack to 2\.3 GiB, more than the 2 GiB one import may hold$/);
   });
 
   it('an empty shard as --data', async () => {

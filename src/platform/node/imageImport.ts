@@ -22,8 +22,13 @@ export interface ImportFit {
 
 interface Entry {
   name: string;
+  /** Bytes once read (a zip entry's declared uncompressed size). */
+  size: number;
   read: () => Promise<Uint8Array>;
 }
+
+/** Most bytes the images of one import may unpack to (a zip of small entries that inflate far is refused up front). */
+export const MAX_IMPORT_BYTES = 2 * 2 ** 30;
 
 /** The regular files under `root` (FIFOs, devices and symlinks are left out) and every folder, empty ones too. */
 function listFolder(root: string): { files: Entry[]; dirs: string[] } {
@@ -37,7 +42,7 @@ function listFolder(root: string): { files: Entry[]; dirs: string[] } {
       if (e.isDirectory()) {
         dirs.push(rel(full));
         walk(full, depth + 1);
-      } else if (e.isFile()) files.push({ name: rel(full), read: async () => readRegularFile(full, READ_LIMITS.image) });
+      } else if (e.isFile()) files.push({ name: rel(full), size: 0, read: async () => readRegularFile(full, READ_LIMITS.image) });
     }
   };
   walk(root, 0);
@@ -59,7 +64,7 @@ export async function importImages(spec: string, fit: ImportFit): Promise<Datase
     } catch (e) {
       throw new Error(`${spec}: ${(e as Error).message}`);
     }
-    entries = zip.filter((e) => !e.isDirectory).map((e) => ({ name: e.name, read: () => e.read() }));
+    entries = zip.filter((e) => !e.isDirectory).map((e) => ({ name: e.name, size: e.size, read: () => e.read() }));
     dirs = zip.filter((e) => e.isDirectory).map((e) => e.name.replace(/\/+$/, ''));
   }
   const labels = entries.find((e) => LABELS_FILE.test(e.name));
@@ -69,6 +74,8 @@ export async function importImages(spec: string, fit: ImportFit): Promise<Datase
     numClasses: fit.numClasses,
     dirs,
   });
+  const unpacked = plan.items.reduce((a, it) => a + entries[it.index].size, 0);
+  if (unpacked > MAX_IMPORT_BYTES) throw new Error(`${spec}: its images unpack to ${(unpacked / 2 ** 30).toFixed(1)} GiB, more than the ${MAX_IMPORT_BYTES / 2 ** 30} GiB one import may hold`);
   const size = fit.height * fit.width * 3;
   const images = new Uint8Array(plan.items.length * size);
   for (let k = 0; k < plan.items.length; k++) {
