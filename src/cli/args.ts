@@ -45,12 +45,46 @@ export function choiceOption<T extends string>(value: string | undefined, flag: 
   return value as T;
 }
 
-/** Options every command that loads a model takes: the input normalization of a PyTorch state_dict. */
-export const MODEL_OPTIONS = { mean: { type: 'string' }, std: { type: 'string' } } as const;
+/**
+ * Options every command that loads a model takes: the input normalization of a PyTorch state_dict, and the class
+ * names (a checkpoint carries none).
+ */
+export const MODEL_OPTIONS = { mean: { type: 'string' }, std: { type: 'string' }, classes: { type: 'string' } } as const;
 
 /** Help lines for {@link MODEL_OPTIONS}. */
 export const MODEL_OPTIONS_HELP = `  --mean R,G,B / --std R,G,B   input normalization of a PyTorch state_dict (default: the file's
-               metadata, else CIFAR-10's 0.4914,0.4822,0.4465 / 0.2023,0.1994,0.2010)`;
+               metadata, else CIFAR-10's 0.4914,0.4822,0.4465 / 0.2023,0.1994,0.2010)
+  --classes A,B,...   the model's class names in label order (default: the model's manifest; else CIFAR-10's
+               airplane,...,truck for a 10-class 32x32 model; else the data's sorted class folders, empty ones too)`;
+
+/** The options of the commands that take the defender's clean data (purify, detect). */
+export const CLEAN_OPTIONS = { clean: { type: 'string' }, 'clean-share': { type: 'string' }, seed: { type: 'string' }, batch: { type: 'string' } } as const;
+
+/** The clean-data options parsed from {@link CLEAN_OPTIONS}. */
+export function cleanOptions(values: { clean?: string; 'clean-share'?: string; seed?: string; batch?: string }): { cleanPath: string; share: number; seed: number; batch: number } {
+  const cleanPath = required(values.clean, 'clean');
+  const seed = intOption(values.seed, 'seed', 0, 0, 2 ** 32 - 1);
+  const share = numOption(values['clean-share'], 'clean-share', 1, 0, 1);
+  if (!(share > 0)) throw new UsageError('--clean-share must be in (0, 1]');
+  const batch = intOption(values.batch, 'batch', 64, 1, 4096);
+  return { cleanPath, share, seed, batch };
+}
+
+/** The options naming the true attack, to measure ASR (eval, purify). */
+export const ATTACK_OPTIONS = { attack: { type: 'string' }, target: { type: 'string' }, trigger: { type: 'string' } } as const;
+
+/**
+ * The class names of --classes: comma-separated, distinct, as many as the model has outputs.
+ * @returns undefined when the option is absent
+ */
+export function classesOption(value: string | undefined, numClasses: number): string[] | undefined {
+  if (value === undefined) return undefined;
+  const names = value.split(',').map((n) => n.trim());
+  if (names.length !== numClasses || names.some((n) => n === '') || new Set(names).size !== names.length) {
+    throw new UsageError(`--classes must name the model's ${numClasses} classes once each, comma-separated, got ${names.length} name(s) in "${value.slice(0, 80)}"`);
+  }
+  return names;
+}
 
 function triple(value: string | undefined, flag: string): number[] | undefined {
   if (value === undefined) return undefined;

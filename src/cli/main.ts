@@ -6,6 +6,8 @@ import { describeBackend } from '../platform/selectBackend';
 import { initNodeBackend } from '../platform/node/backend';
 import type { BackendName } from '../platform/selectBackend';
 import { UsageError } from './args';
+import { INTERRUPTED_EXIT } from './interrupt';
+import { isAbortError } from '../engine/defense/control';
 import { convertHelp, runConvert } from './commands/convert';
 import { detectHelp, runDetect } from './commands/detect';
 import { evalHelp, runEval } from './commands/eval';
@@ -46,6 +48,10 @@ async function main(argv: string[]): Promise<number> {
     await cmd.run(rest);
     return 0;
   } catch (e) {
+    if (isAbortError(e)) {
+      console.error(`mcldef ${name}: interrupted (Ctrl-C); nothing was written`);
+      return INTERRUPTED_EXIT;
+    }
     if (e instanceof UsageError) {
       console.error(`mcldef ${name}: ${e.message}\n\n${cmd.help}`);
       return 2;

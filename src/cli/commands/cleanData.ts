@@ -1,7 +1,10 @@
 /** The defender's clean data for `purify` and `detect`: loaded, fitted to the model, optionally cut to a share. */
+import type * as tf from '@tensorflow/tfjs';
+import { CIFAR10_CLASSES } from '../../engine/data/cifar10';
 import { classBalancedSplit, type Dataset, subset } from '../../engine/data/dataset';
 import { createRng } from '../../engine/random';
 import { loadDataArg } from '../../platform/node/data';
+import { classesOption } from '../args';
 
 /** What the data must fit: the model's input size, class count and (when known) class names. */
 export interface ModelFit {
@@ -9,6 +12,19 @@ export interface ModelFit {
   width: number;
   numClasses: number;
   classNames?: readonly string[];
+}
+
+/**
+ * What data must fit for a model: its input size and class count, and its class names: --classes, else the
+ * manifest's, else CIFAR-10's for a 10-class 32x32 model (as the page does), else none (the data's folders name them).
+ */
+export function modelFit(model: tf.LayersModel, manifestClasses: readonly string[] | undefined, classes: string | undefined): ModelFit {
+  const numClasses = model.outputs[model.outputs.length - 1].shape[1] as number;
+  const [, height, width] = model.inputs[0].shape as number[];
+  const given = classesOption(classes, numClasses);
+  const cifarLike = numClasses === CIFAR10_CLASSES.length && height === 32 && width === 32;
+  const classNames = given ?? manifestClasses ?? (cifarLike ? [...CIFAR10_CLASSES] : undefined);
+  return { height, width, numClasses, classNames };
 }
 
 /** Throws a clear error when a data set does not fit the model (image size, class count). */

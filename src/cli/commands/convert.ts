@@ -1,5 +1,6 @@
 /** `mcldef convert`: a model from any supported format to another (TF.js folder, PyTorch .pth, safetensors). */
 import { loadModel, saveModel, saveStateDict } from '../../platform/node/modelFiles';
+import { checkOutFile, prepareOutDir, removeCreated } from '../../platform/node/safeFs';
 import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, parse, required } from '../args';
 
 export const convertHelp = `mcldef convert --model PATH --out PATH
@@ -17,9 +18,18 @@ export async function runConvert(argv: string[]): Promise<void> {
   const { values } = parse(argv, { ...MODEL_OPTIONS, model: { type: 'string' }, out: { type: 'string' } });
   const modelPath = required(values.model, 'model');
   const out = required(values.out, 'out');
-  const loaded = await loadModel(modelPath, modelLoadOptions(values));
+  const toFile = /\.(pth|pt|safetensors)$/i.test(out);
+  // --out is checked (a folder output created) before the model is read.
+  const created = toFile ? checkOutFile(out) : prepareOutDir(out);
+  let loaded;
   try {
-    if (/\.(pth|pt|safetensors)$/i.test(out)) await saveStateDict(loaded.model, out);
+    loaded = await loadModel(modelPath, modelLoadOptions(values));
+  } catch (e) {
+    removeCreated(created);
+    throw e;
+  }
+  try {
+    if (toFile) await saveStateDict(loaded.model, out);
     else await saveModel(loaded.model, out);
     console.log(`${loaded.source}${loaded.description ? ` (${loaded.description})` : ''} -> ${out}`);
   } finally {

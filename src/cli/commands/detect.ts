@@ -1,6 +1,5 @@
 /** `mcldef detect`: Neural Cleanse target detection on its own (is this model backdoored, and towards which class?). */
 import * as tf from '@tensorflow/tfjs';
-import fs from 'node:fs';
 import path from 'node:path';
 import { resolveConfig } from '../../engine/defense/config';
 import { RunControl } from '../../engine/defense/control';
@@ -8,10 +7,12 @@ import { detectTarget, type DetectionOutcome } from '../../engine/defense/detect
 import type { DefenseEvent } from '../../engine/defense/events';
 import { createRng } from '../../engine/random';
 import { loadModel } from '../../platform/node/modelFiles';
-import { choiceOption, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required, UsageError } from '../args';
+import { prepareOutDir, removeCreated, StagedOutput } from '../../platform/node/safeFs';
+import { choiceOption, CLEAN_OPTIONS, cleanOptions, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required } from '../args';
 import { ProgressBar } from '../progress';
-import { loadCleanData } from './cleanData';
-import { maskStats } from './purify';
+import { loadCleanData, modelFit } from './cleanData';
+import { withSigint } from '../interrupt';
+import { maskStats, triggerJson } from '../triggerFile';
 
 export const detectHelp = `mcldef detect --model DIR --clean DATA [--epochs N] [--out DIR] [options]
 
@@ -37,29 +38,27 @@ export const detectHelp = `mcldef detect --model DIR --clean DATA [--epochs N] [
   --json            print report.json on stdout
 ${MODEL_OPTIONS_HELP}`;
 
-/** Runs `mcldef detect`. */
-export async function runDetect(argv: string[]): Promise<void> {
-  const { values } = parse(argv, {
+/** The options of `mcldef detect`. */
+function parseDetectArgs(argv: string[]) {
+  return parse(argv, {
     ...MODEL_OPTIONS,
+    ...CLEAN_OPTIONS,
     model: { type: 'string' },
-    clean: { type: 'string' },
-    'clean-share': { type: 'string' },
     epochs: { type: 'string' },
     'max-steps': { type: 'string' },
     lr: { type: 'string' },
-    batch: { type: 'string' },
     threshold: { type: 'string' },
     scale: { type: 'string' },
-    seed: { type: 'string' },
     out: { type: 'string' },
     json: { type: 'boolean' },
   });
+}
+
+/** Runs `mcldef detect` (--out is checked before any work). */
+export async function runDetect(argv: string[]): Promise<void> {
+  const { values } = parseDetectArgs(argv);
   const modelPath = required(values.model, 'model');
-  const cleanPath = required(values.clean, 'clean');
-  const seed = intOption(values.seed, 'seed', 0, 0, 2 ** 32 - 1);
-  const share = numOption(values['clean-share'], 'clean-share', 1, 0, 1);
-  if (!(share > 0)) throw new UsageError('--clean-share must be in (0, 1]');
-  const batch = intOption(values.batch, 'batch', 64, 1, 4096);
+  const { cleanPath, share, seed, batch } = cleanOptions(values);
   const cfg = resolveConfig({
     detect: true,
     seed,
@@ -73,25 +72,36 @@ export async function runDetect(argv: string[]): Promise<void> {
     },
   });
 
+  const created = values.out ? prepareOutDir(values.out) : [];
+  try {
+    await detectInto(values, { modelPath, cleanPath, seed, share, batch, cfg });
+  } catch (e) {
+    removeCreated(created);
+    throw e;
+  }
+}
+
+async function detectInto(
+  values: ReturnType<typeof parseDetectArgs>['values'],
+  a: { modelPath: string; cleanPath: string; seed: number; share: number; batch: number; cfg: ReturnType<typeof resolveConfig> },
+): Promise<void> {
+  const { modelPath, cleanPath, seed, share, batch, cfg } = a;
   const loaded = await loadModel(modelPath, modelLoadOptions(values));
   const { model, manifest } = loaded;
   try {
-    const numClasses = model.outputs[1].shape[1] as number;
-    const [, height, width] = model.inputs[0].shape as number[];
-    const { clean, all } = await loadCleanData(cleanPath, { height, width, numClasses, classNames: manifest?.classNames }, share, seed);
-    const names = manifest?.classNames ?? clean.classNames;
+    const fit = modelFit(model, manifest?.classNames, values.classes);
+    const { numClasses } = fit;
+    const { clean, all } = await loadCleanData(cleanPath, fit, share, seed);
+    const names = fit.classNames ?? clean.classNames;
     const perClassSteps = cfg.detection.epochs * Math.ceil(clean.n / batch);
     const stepsPerClass = cfg.detection.maxSteps > 0 ? Math.min(perClassSteps, cfg.detection.maxSteps) : perClassSteps;
 
-    const controller = new AbortController();
-    const onSigint = () => controller.abort(new Error('interrupted'));
-    process.once('SIGINT', onSigint);
     const bar = new ProgressBar('detect', 'step');
     let done = 0;
     const t0 = performance.now();
-    let outcome: DetectionOutcome;
-    try {
-      const gen = detectTarget(model, clean, numClasses, cfg.inversion, cfg.detection, createRng(seed).fork('detect'), new RunControl(controller.signal, 0));
+    // yieldEvery 1: a macrotask between steps, so Ctrl-C (delivered by the event loop) reaches the signal.
+    const outcome: DetectionOutcome = await withSigint(async (signal) => {
+      const gen = detectTarget(model, clean, numClasses, cfg.inversion, cfg.detection, createRng(seed).fork('detect'), new RunControl(signal, 1));
       let next = await gen.next();
       while (!next.done) {
         const e: DefenseEvent = next.value;
@@ -102,10 +112,8 @@ export async function runDetect(argv: string[]): Promise<void> {
         }
         next = await gen.next();
       }
-      outcome = next.value;
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
+      return next.value;
+    });
     const seconds = (performance.now() - t0) / 1000;
     const { report: r, triggers } = outcome;
     const chosen = r.flagged ?? r.l1.indexOf(Math.min(...r.l1));
@@ -128,10 +136,14 @@ export async function runDetect(argv: string[]): Promise<void> {
       seconds,
     };
     if (values.out) {
-      fs.mkdirSync(values.out, { recursive: true });
-      fs.writeFileSync(path.join(values.out, 'report.json'), JSON.stringify(report, null, 2));
-      const { mask, pattern, ...info } = triggers[chosen];
-      fs.writeFileSync(path.join(values.out, 'trigger.json'), JSON.stringify({ ...info, mask: Array.from(mask), pattern: Array.from(pattern) }));
+      const out = new StagedOutput(values.out);
+      try {
+        out.write('report.json', JSON.stringify(report, null, 2));
+        out.write('trigger.json', triggerJson(triggers[chosen]));
+        out.commit();
+      } finally {
+        out.discard();
+      }
     }
     if (values.json) {
       process.stdout.write(JSON.stringify(report, null, 2) + '\n');

@@ -4,8 +4,9 @@ import { poisonTestSet } from '../../engine/attacks/poison';
 import { evaluateBackdoor } from '../../engine/metrics';
 import { attackFromName, loadDataArg } from '../../platform/node/data';
 import { loadModel } from '../../platform/node/modelFiles';
-import { intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, parse, required, UsageError } from '../args';
+import { ATTACK_OPTIONS, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, parse, required, UsageError } from '../args';
 import { ProgressBar } from '../progress';
+import { modelFit } from './cleanData';
 
 export const evalHelp = `mcldef eval --model DIR --data DATA [--attack NAME] [--target N] [--trigger FILE] [--batch N] [--json]
 
@@ -24,11 +25,9 @@ ${MODEL_OPTIONS_HELP}`;
 export async function runEval(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
     ...MODEL_OPTIONS,
+    ...ATTACK_OPTIONS,
     model: { type: 'string' },
     data: { type: 'string' },
-    attack: { type: 'string' },
-    target: { type: 'string' },
-    trigger: { type: 'string' },
     batch: { type: 'string' },
     json: { type: 'boolean' },
   });
@@ -39,14 +38,14 @@ export async function runEval(argv: string[]): Promise<void> {
   const { model, manifest } = loaded;
   const attackName = values.attack ?? manifest?.attack?.name ?? 'none';
   const target = intOption(values.target, 'target', manifest?.target ?? 5, 0);
-  const numClasses = model.outputs[1].shape[1] as number;
-  const [, h, w] = model.inputs[0].shape as number[];
-  const ds = await loadDataArg(dataPath, { height: h, width: w, classNames: manifest?.classNames, numClasses });
+  const fit = modelFit(model, manifest?.classNames, values.classes);
+  const { numClasses } = fit;
+  const ds = await loadDataArg(dataPath, fit);
   if (ds.height !== model.inputs[0].shape[1] || ds.width !== model.inputs[0].shape[2]) {
     throw new Error(`images are ${ds.height}x${ds.width} but the model expects ${model.inputs[0].shape[1]}x${model.inputs[0].shape[2]}`);
   }
   if (ds.classNames.length > numClasses) throw new Error(`data has ${ds.classNames.length} classes but the model has ${numClasses} outputs`);
-  if (target >= numClasses) throw new UsageError(`--target ${target} is not a class of this ${numClasses}-class model`);
+  if (attackName !== 'none' && target >= numClasses) throw new UsageError(`--target ${target} is not a class of this ${numClasses}-class model`);
   const attack = attackName === 'none' ? null : await attackFromName(attackName, values.trigger);
   const triggered = attack ? poisonTestSet(ds, attack, target) : null;
   const bar = new ProgressBar('eval', 'img');

@@ -1,7 +1,5 @@
 /** `mcldef purify`: runs a defense (MCLDef, MCLDef+, FT, NC, NAD) on a model and writes the purified model. */
 import * as tf from '@tensorflow/tfjs';
-import fs from 'node:fs';
-import path from 'node:path';
 import { poisonTestSet } from '../../engine/attacks/poison';
 import { DEFENSE_METHODS, type DefenseConfigInput, type DefenseMethod, needsTrigger, resolveConfig } from '../../engine/defense/config';
 import { PRESET_NAMES, presetConfig, PRESETS } from '../../engine/defense/presets';
@@ -9,10 +7,13 @@ import type { DefenseEvent, DefenseStage, InvertedTrigger } from '../../engine/d
 import { driveDefense, runDefense } from '../../engine/defense/run';
 import { type BackdoorEval, evaluateBackdoor } from '../../engine/metrics';
 import { attackFromName, loadDataArg } from '../../platform/node/data';
-import { loadModel, type ModelManifest, saveModel } from '../../platform/node/modelFiles';
-import { choiceOption, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required, UsageError } from '../args';
+import { loadModel, type ModelManifest, stageModel } from '../../platform/node/modelFiles';
+import { prepareOutDir, removeCreated, StagedOutput } from '../../platform/node/safeFs';
+import { withSigint } from '../interrupt';
+import { maskStats, readInvertedTrigger, triggerJson } from '../triggerFile';
+import { ATTACK_OPTIONS, choiceOption, CLEAN_OPTIONS, cleanOptions, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required, UsageError } from '../args';
 import { ProgressBar } from '../progress';
-import { checkFits, loadCleanData } from './cleanData';
+import { checkFits, loadCleanData, modelFit } from './cleanData';
 
 export const purifyHelp = `mcldef purify --model DIR --clean DATA --test DATA --out DIR [--method NAME] [--target N | --detect] [options]
 
@@ -48,40 +49,6 @@ export const purifyHelp = `mcldef purify --model DIR --clean DATA --test DATA --
   --json            print report.json on stdout
 ${MODEL_OPTIONS_HELP}`;
 
-/** Mask statistics for the report: L1, mean, max, pixels above 0.5 and their bounding box. */
-export function maskStats(t: InvertedTrigger): Record<string, unknown> {
-  let max = 0;
-  let on = 0;
-  const box = { top: Infinity, left: Infinity, bottom: -1, right: -1 };
-  t.mask.forEach((v, i) => {
-    max = Math.max(max, v);
-    if (v <= 0.5) return;
-    on++;
-    const r = Math.floor(i / t.width);
-    const c = i % t.width;
-    box.top = Math.min(box.top, r);
-    box.left = Math.min(box.left, c);
-    box.bottom = Math.max(box.bottom, r);
-    box.right = Math.max(box.right, c);
-  });
-  return { l1: t.maskL1, mean: t.maskL1 / t.mask.length, max, pixelsAbove05: on, boxAbove05: on ? box : null };
-}
-
-/** Reads a trigger.json (written by `purify`, or by bench:table under triggers/) back into an InvertedTrigger. */
-export function readInvertedTrigger(file: string): InvertedTrigger {
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new Error(`--inverted ${file}: ${(e as Error).message}`);
-  }
-  const { height: h, width: w, channels: c, target, mask, pattern } = raw as { height: number; width: number; channels: number; target: number; mask: number[]; pattern: number[] };
-  if (!Array.isArray(mask) || !Array.isArray(pattern) || mask.length !== h * w || pattern.length !== h * w * c || !Number.isInteger(target)) {
-    throw new Error(`--inverted ${file}: expected a trigger.json with target, height, width, channels, mask [H*W] and pattern [H*W*C]`);
-  }
-  return { ...(raw as unknown as InvertedTrigger), mask: Float32Array.from(mask), pattern: Float32Array.from(pattern) };
-}
-
 /** Steps a stage will take at most, for the progress bar. */
 export function stageTotal(stage: DefenseStage, cfg: ReturnType<typeof resolveConfig>, nClean: number, numClasses: number): number {
   const perEpoch = (b: number) => (cfg.maxStepsPerEpoch > 0 ? Math.min(cfg.maxStepsPerEpoch, Math.ceil(nClean / b)) : Math.ceil(nClean / b));
@@ -99,55 +66,76 @@ export function stageTotal(stage: DefenseStage, cfg: ReturnType<typeof resolveCo
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined || Number.isNaN(v) ? '-' : (v * 100).toFixed(2) + '%');
 
-/** Runs `mcldef purify`. */
-export async function runPurify(argv: string[]): Promise<void> {
-  const { values } = parse(argv, {
+/** The options of `mcldef purify`. */
+function parsePurifyArgs(argv: string[]) {
+  return parse(argv, {
     ...MODEL_OPTIONS,
+    ...CLEAN_OPTIONS,
+    ...ATTACK_OPTIONS,
     model: { type: 'string' },
-    clean: { type: 'string' },
     test: { type: 'string' },
     out: { type: 'string' },
     method: { type: 'string' },
     preset: { type: 'string' },
-    target: { type: 'string' },
     detect: { type: 'boolean' },
-    attack: { type: 'string' },
-    trigger: { type: 'string' },
-    'clean-share': { type: 'string' },
     epochs: { type: 'string' },
     'inv-epochs': { type: 'string' },
     'det-epochs': { type: 'string' },
     'det-lr': { type: 'string' },
     'det-scale': { type: 'string' },
-    batch: { type: 'string' },
     'max-steps': { type: 'string' },
     'eval-size': { type: 'string' },
-    seed: { type: 'string' },
     inverted: { type: 'string' },
     bn: { type: 'string' },
     augment: { type: 'string' },
     json: { type: 'boolean' },
   });
+}
+
+/** Runs `mcldef purify`: --out is checked (and created) first; the outputs appear only when the whole run succeeded. */
+export async function runPurify(argv: string[]): Promise<void> {
+  const { values } = parsePurifyArgs(argv);
   const modelPath = required(values.model, 'model');
-  const cleanPath = required(values.clean, 'clean');
   const testPath = required(values.test, 'test');
   const outDir = required(values.out, 'out');
   const method = (values.method ?? 'mcldef') as DefenseMethod;
   if (!DEFENSE_METHODS.includes(method)) throw new UsageError(`--method must be one of ${DEFENSE_METHODS.join(', ')}, got "${values.method}"`);
   if (values.detect && values.target !== undefined) throw new UsageError('give either --target or --detect, not both');
-  const seed = intOption(values.seed, 'seed', 0, 0, 2 ** 32 - 1);
-  const share = numOption(values['clean-share'], 'clean-share', 1, 0, 1);
-  if (!(share > 0)) throw new UsageError('--clean-share must be in (0, 1]');
+  const { cleanPath, share, seed, batch: batchOption } = cleanOptions(values);
+  // --batch when given, else the preset's own batch sizes (purifyInto reads them).
+  const batch = values.batch === undefined ? undefined : batchOption;
+  choiceOption(values.preset, 'preset', PRESET_NAMES, 'paper'); // a bad --preset is refused before any work
+
+  const created = prepareOutDir(outDir);
+  const out = new StagedOutput(outDir);
+  try {
+    await purifyInto(values, { modelPath, cleanPath, testPath, outDir, method, seed, share, batch }, out);
+    out.commit();
+  } catch (e) {
+    out.discard();
+    removeCreated(created);
+    throw e;
+  }
+}
+
+type PurifyValues = ReturnType<typeof parsePurifyArgs>['values'];
+
+/** Loads, runs and stages every output of `mcldef purify` in `out` (committed by the caller). */
+async function purifyInto(
+  values: PurifyValues,
+  a: { modelPath: string; cleanPath: string; testPath: string; outDir: string; method: DefenseMethod; seed: number; share: number; batch: number | undefined },
+  out: StagedOutput,
+): Promise<void> {
+  const { modelPath, cleanPath, testPath, outDir, method, seed, share, batch } = a;
   const preset = PRESETS[choiceOption(values.preset, 'preset', PRESET_NAMES, 'paper')];
   // The preset's resolved values are the defaults of the options below (FT needs no target to resolve).
   const pre = resolveConfig(presetConfig(preset.name, { method: 'ft' }));
-  const batch = values.batch === undefined ? undefined : intOption(values.batch, 'batch', pre.batchSize, 1, 4096);
-
-  const preInverted = values.inverted ? readInvertedTrigger(values.inverted) : undefined;
   const loaded = await loadModel(modelPath, modelLoadOptions(values));
   const { model, manifest } = loaded;
   try {
-    const numClasses = model.outputs[1].shape[1] as number;
+    const fit = modelFit(model, manifest?.classNames, values.classes);
+    const { numClasses } = fit;
+    const preInverted = values.inverted ? readInvertedTrigger(values.inverted, { ...fit, channels: model.inputs[0].shape[3] as number }) : undefined;
     const given = values.target !== undefined ? intOption(values.target, 'target', 0, 0, numClasses - 1) : undefined;
     const target = given ?? (values.detect ? undefined : preInverted?.target ?? manifest?.target);
     if (needsTrigger(method) && target === undefined && !values.detect) {
@@ -157,8 +145,6 @@ export async function runPurify(argv: string[]): Promise<void> {
     const attackName = values.attack ?? manifest?.attack?.name ?? 'none';
     const trueTarget = given ?? manifest?.target ?? 5;
 
-    const [, h, w] = model.inputs[0].shape as number[];
-    const fit = { height: h, width: w, classNames: manifest?.classNames, numClasses };
     const cleanCount = values['clean-share'] === undefined ? preset.cleanImages : 0;
     const { clean, all: cleanAll } = await loadCleanData(cleanPath, fit, share, seed, cleanCount);
     const test = await loadDataArg(testPath, fit);
@@ -198,9 +184,6 @@ export async function runPurify(argv: string[]): Promise<void> {
     let barTotal = 0;
     let barDone = 0;
     const epochs: unknown[] = [];
-    const controller = new AbortController();
-    const onSigint = () => controller.abort(new Error('interrupted'));
-    process.once('SIGINT', onSigint);
     const onEvent = (e: DefenseEvent): void => {
       if (e.type === 'stage') {
         if (e.phase === 'start') {
@@ -228,23 +211,18 @@ export async function runPurify(argv: string[]): Promise<void> {
         process.stderr.write(`note: ${e.message}\n`);
       }
     };
-    let result;
-    try {
-      result = await driveDefense(runDefense(cfg, { model, clean, evalSet: test, trueTrigger: stamped, trueTarget: attack ? trueTarget : undefined, signal: controller.signal, yieldEvery: 0, trigger: preInverted }), onEvent);
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
+    // yieldEvery 1: a macrotask between steps, so Ctrl-C (delivered by the event loop) reaches the signal.
+    const result = await withSigint((signal) =>
+      driveDefense(runDefense(cfg, { model, clean, evalSet: test, trueTrigger: stamped, trueTarget: attack ? trueTarget : undefined, signal, yieldEvery: 1, trigger: preInverted }), onEvent),
+    );
     const purified = result.model;
     try {
       const after = await evalFull('eval after', purified);
-      await saveModel(purified, outDir);
+      await stageModel(purified, out);
       const { summary, trigger } = result;
       const outManifest: ModelManifest = { ...(manifest ?? { classNames: [...test.classNames] }), defense: { method, target: summary.target, seed, from: loaded.source } };
-      fs.writeFileSync(path.join(outDir, 'manifest.json'), JSON.stringify(outManifest, null, 2));
-      if (trigger) {
-        const { mask, pattern, ...info } = trigger;
-        fs.writeFileSync(path.join(outDir, 'trigger.json'), JSON.stringify({ ...info, mask: Array.from(mask), pattern: Array.from(pattern) }));
-      }
+      out.write('manifest.json', JSON.stringify(outManifest, null, 2));
+      if (trigger) out.write('trigger.json', triggerJson(trigger));
       const point = (r: BackdoorEval) => ({
         ba: r.ba,
         asr: attack ? r.asr : null,
@@ -273,7 +251,7 @@ export async function runPurify(argv: string[]): Promise<void> {
         timings: summary.timings,
         totalSeconds: summary.totalSeconds,
       };
-      fs.writeFileSync(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2));
+      out.write('report.json', JSON.stringify(report, null, 2));
       if (values.json) {
         process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       } else {

@@ -9,8 +9,11 @@
  * - a flat set plus a labels file (`labels.csv` / `labels.txt`): one `<file name>,<label>` (or whitespace-separated)
  *   line per image; a label is a class name or a class index; an optional header line is skipped.
  * Class ids: when every class name is one of the model's class names (or a class index), the model's ids are used
- * (so a folder "dog" is class 5 of CIFAR-10 whatever other folders exist); else names that are all integers are the ids;
- * else the sorted names get 0..K-1 (torchvision's ImageFolder rule).
+ * (so a folder "dog" is class 5 of CIFAR-10 whatever other folders exist); a mix of the model's names and other
+ * names is refused (a typo such as "dgo" would otherwise become a class of its own); else names that are all
+ * integers are the ids; else the sorted names get 0..K-1 (torchvision's ImageFolder rule), counting every class
+ * folder, the empty ones too, when the caller lists the folders (`dirs`). Labels that look like spreadsheet
+ * formulas ("=cmd|...") are refused.
  */
 
 /** File name endings decoded as images. */
@@ -42,6 +45,11 @@ export interface ImportOptions {
   /** The model's class count: more classes than this is an error. */
   numClasses?: number;
   maxImages?: number;
+  /**
+   * Every folder of the set (relative paths, as the files'), empty ones included: the sibling folders of the class
+   * folders count as classes even without images, as in torchvision's ImageFolder.
+   */
+  dirs?: readonly string[];
 }
 
 const parts = (p: string) => p.split(/[\\/]+/).filter((s) => s.length > 0);
@@ -49,35 +57,47 @@ const base = (p: string) => parts(p).pop() ?? p;
 const hidden = (p: string) => parts(p).some((s) => s.startsWith('.') || s === '__MACOSX');
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Parses a labels file into file base name -> label text. */
-function parseLabels(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  lines.forEach((line, i) => {
+/** Parses a labels file into file base name -> label text and its line number (from 1). */
+function parseLabels(text: string): Map<string, { label: string; line: number }> {
+  const out = new Map<string, { label: string; line: number }>();
+  let first = true;
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) return;
     const cells = line.split(/\s*[,;\t]\s*|\s+/).filter((c) => c !== '');
-    if (cells.length < 2) throw new Error(`labels file, line ${i + 1}: expected "<file name>,<label>", got "${line}"`);
+    if (cells.length < 2) throw new Error(`labels file, line ${i + 1}: expected "<file name>,<label>", got "${line.slice(0, 60)}"`);
     const [file, label] = [cells[0], cells[cells.length - 1]];
-    if (i === 0 && !IMAGE_FILE.test(file)) return; // a header such as "filename,label"
-    out.set(base(file), label);
+    const header = first && !IMAGE_FILE.test(file); // a header such as "filename,label"
+    first = false;
+    if (!header) out.set(base(file), { label, line: i + 1 });
   });
   if (out.size === 0) throw new Error('the labels file lists no images (expected lines "<file name>,<label>")');
   return out;
 }
 
+/** Where a class name came from, for messages ("labels file, line 3" or "folder dgo"). */
+type Origin = (name: string) => string;
+
 /** Turns the data's class names into ids and the final class name list. */
-function assignIds(names: string[], opts: ImportOptions): { ids: Map<string, number>; classNames: string[] } {
+function assignIds(names: string[], opts: ImportOptions, origin: Origin): { ids: Map<string, number>; classNames: string[] } {
   const model = opts.modelClassNames;
   const k = opts.numClasses ?? model?.length;
   const isInt = (n: string) => /^\d+$/.test(n);
+  const formula = names.find((n) => /^[=+@]/.test(n) || /[\x00-\x1f\x7f]/.test(n));
+  if (formula !== undefined) throw new Error(`${origin(formula)}: the class "${formula.slice(0, 40)}" is not a class name (it looks like a spreadsheet formula); use the model's class names or indices`);
   if (model && names.every((n) => model.includes(n) || isInt(n))) {
     const id = (n: string) => (model.includes(n) ? model.indexOf(n) : Number(n));
     const bad = names.find((n) => id(n) >= model.length);
-    if (bad !== undefined) throw new Error(`class ${bad} does not exist: the model has ${model.length} classes (0-${model.length - 1})`);
+    if (bad !== undefined) throw new Error(`${origin(bad)}: class ${bad} does not exist: the model has ${model.length} classes (0-${model.length - 1})`);
     return { ids: new Map(names.map((n) => [n, id(n)])), classNames: [...model] };
+  }
+  if (model && names.some((n) => model.includes(n))) {
+    const bad = names.find((n) => !model.includes(n) && !isInt(n))!;
+    throw new Error(`${origin(bad)}: "${bad}" is not a class of the model (${model.join(', ')}); use those names or the indices 0-${model.length - 1}`);
   }
   if (names.every(isInt)) {
     const top = Math.max(...names.map(Number));
-    if (k !== undefined && top >= k) throw new Error(`class ${top} does not exist: the model has ${k} classes (0-${k - 1})`);
+    if (k !== undefined && top >= k) throw new Error(`${origin(String(top))}: class ${top} does not exist: the model has ${k} classes (0-${k - 1})`);
     const count = k ?? top + 1;
     return { ids: new Map(names.map((n) => [n, Number(n)])), classNames: Array.from({ length: count }, (_, i) => model?.[i] ?? String(i)) };
   }
@@ -88,6 +108,15 @@ function assignIds(names: string[], opts: ImportOptions): { ids: Map<string, num
   const classNames = sorted.slice();
   if (k !== undefined) for (let i = classNames.length; i < k; i++) classNames.push(model?.[i] ?? `class ${i}`);
   return { ids: new Map(sorted.map((n, i) => [n, i])), classNames };
+}
+
+/** The sibling folders of the class folders (their common parent's sub-folders), when there is one parent. */
+function siblingClassFolders(classDirs: Iterable<string>, dirs: readonly string[]): string[] {
+  const parentOf = (p: string) => parts(p).slice(0, -1).join('/');
+  const parents = new Set([...classDirs].map(parentOf));
+  if (parents.size !== 1) return [];
+  const [parent] = parents;
+  return dirs.filter((d) => parts(d).length > 0 && parentOf(d) === parent && !hidden(d)).map((d) => parts(d).pop()!);
 }
 
 /**
@@ -111,26 +140,37 @@ export function planImport(paths: readonly string[], opts: ImportOptions = {}): 
   if (images.length > max) throw new Error(`${images.length.toLocaleString('en')} images: at most ${max.toLocaleString('en')} can be loaded at once (memory). The paper's defender has 2,500 (5% of CIFAR-10): a class-balanced sample of that size is enough.`);
 
   const labelOf = new Map<number, string>();
+  const warnings: string[] = [];
+  let origin: Origin = (name) => `folder "${name}"`;
+  let extraNames: string[] = [];
   if (opts.labelsText !== undefined) {
     const labels = parseLabels(opts.labelsText);
+    const lineOf = new Map<string, number>();
+    for (const { label, line } of labels.values()) if (!lineOf.has(label)) lineOf.set(label, line);
+    origin = (name) => `labels file, line ${lineOf.get(name) ?? '?'}`;
+    const present = new Set<string>();
     for (const i of images) {
       const l = labels.get(base(paths[i]));
+      present.add(base(paths[i]));
       if (l === undefined) skipped.push({ path: paths[i], reason: 'not in the labels file' });
-      else labelOf.set(i, l);
+      else labelOf.set(i, l.label);
     }
+    const missing = [...labels].filter(([file]) => !present.has(file));
+    if (missing.length) warnings.push(`${missing.length} image(s) listed in the labels file are missing, e.g. "${missing[0][0]}" (line ${missing[0][1].line})`);
   } else {
     const loose = images.filter((i) => parts(paths[i]).length < 2);
     if (loose.length) throw new Error(`"${paths[loose[0]]}" is not inside a class folder: put images in one folder per class (<class>/<image>), or add a labels.csv with "<file name>,<label>" lines`);
     for (const i of images) labelOf.set(i, parts(paths[i]).slice(-2)[0]);
+    const classDirs = new Set(images.map((i) => parts(paths[i]).slice(0, -1).join('/')));
+    extraNames = siblingClassFolders(classDirs, opts.dirs ?? []);
   }
   if (labelOf.size === 0) throw new Error('none of the images is named in the labels file');
-  const { ids, classNames } = assignIds([...new Set(labelOf.values())], opts);
+  const { ids, classNames } = assignIds([...new Set([...labelOf.values(), ...extraNames])], opts, origin);
   const items = [...labelOf].map(([index, name]) => ({ index, label: ids.get(name)! }));
   items.sort((a, b) => a.label - b.label || byName(paths[a.index], paths[b.index]));
   const counts = new Array<number>(classNames.length).fill(0);
   for (const it of items) counts[it.label]++;
 
-  const warnings: string[] = [];
   const empty = classNames.filter((_, c) => counts[c] === 0);
   if (empty.length) warnings.push(`no images of ${empty.length === 1 ? 'class' : 'classes'} ${empty.join(', ')}: the defense then learns nothing about ${empty.length === 1 ? 'it' : 'them'}`);
   const present = counts.filter((n) => n > 0);

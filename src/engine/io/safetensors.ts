@@ -53,19 +53,26 @@ export function readSafetensors(bytes: ArrayBuffer | Uint8Array): SafeTensors {
   if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new Error('not a safetensors file: header is not a JSON object');
   const dataStart = 8 + headerLen;
   const dataLen = u8.byteLength - dataStart;
-  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  const metadata = checkMetadata(header.__metadata__);
   const tensors = new Map<string, NamedTensor>();
+  const ranges: Array<{ name: string; begin: number; end: number }> = [];
   for (const [name, raw] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    const info = raw as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`safetensors: the entry of tensor "${name}" is ${raw === null ? 'null' : typeof raw}, expected {dtype, shape, data_offsets}`);
+    const info = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dtype = info.dtype as NamedTensor['dtype'];
-    if (!(dtype in BYTES)) throw new Error(`safetensors: tensor "${name}" has unsupported dtype ${String(info.dtype)} (expected F32, F16, BF16, F64, I64, I32 or U8)`);
-    const shape = info.shape ?? [];
-    const [begin, end] = info.data_offsets ?? [NaN, NaN];
+    if (typeof info.dtype !== 'string' || !Object.prototype.hasOwnProperty.call(BYTES, dtype)) throw new Error(`safetensors: tensor "${name}" has unsupported dtype ${JSON.stringify(info.dtype)} (expected F32, F16, BF16, F64, I64, I32 or U8)`);
+    const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+    if (!Array.isArray(info.shape) || !info.shape.every(isCount)) throw new Error(`safetensors: tensor "${name}" has shape ${JSON.stringify(info.shape)}, expected a list of non-negative integers`);
+    const offsets = info.data_offsets;
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) throw new Error(`safetensors: tensor "${name}" has data_offsets ${JSON.stringify(offsets)}, expected [begin, end] in bytes`);
+    const shape = info.shape as number[];
+    const [begin, end] = offsets as [number, number];
     const count = shape.reduce((a, b) => a * b, 1);
-    if (!(begin >= 0 && end <= dataLen && end - begin === count * BYTES[dtype])) {
+    if (!(begin <= end && end <= dataLen && end - begin === count * BYTES[dtype])) {
       throw new Error(`safetensors: tensor "${name}" (${dtype} [${shape.join(', ')}]) has offsets [${begin}, ${end}] that do not match its size or the file (truncated?)`);
     }
+    ranges.push({ name, begin, end });
     // Copy into an aligned buffer: offsets in the file need not be aligned to the element size.
     const slice = new Uint8Array(end - begin);
     slice.set(u8.subarray(dataStart + begin, dataStart + end));
@@ -91,7 +98,23 @@ export function readSafetensors(bytes: ArrayBuffer | Uint8Array): SafeTensors {
     }
     tensors.set(name, { dtype, shape, data });
   }
+  // Tensors must not share bytes (the format forbids it; shared bytes make two weights one, silently).
+  ranges.sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < ranges.length; i++) {
+    const [a, b] = [ranges[i - 1], ranges[i]];
+    if (b.begin < a.end && b.end > b.begin) throw new Error(`safetensors: tensors "${a.name}" and "${b.name}" overlap (bytes [${a.begin}, ${a.end}) and [${b.begin}, ${b.end})); the file is damaged`);
+  }
   return { tensors, metadata };
+}
+
+/** The __metadata__ map: absent, or an object of strings. */
+function checkMetadata(raw: unknown): Record<string, string> {
+  if (raw === undefined) return {};
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('safetensors: __metadata__ is not an object of strings');
+  for (const [k, v] of Object.entries(raw)) {
+    if (typeof v !== 'string') throw new Error(`safetensors: __metadata__ field "${k}" is ${JSON.stringify(v)}, expected a string`);
+  }
+  return raw as Record<string, string>;
 }
 
 /** Serializes named float32/int32/uint8 tensors (sorted by name) with optional string metadata. */

@@ -1,5 +1,6 @@
 /**
- * PyTorch checkpoints (.pt/.pth, torch.save) read safely, and state_dicts written as torch.save would.
+ * PyTorch checkpoints (.pt/.pth, torch.save) read safely. The tensors and their size caps are in torchTensors.ts; the
+ * writer (state_dicts as torch.save writes them) is torchCheckpointWriter.ts, re-exported here.
  *
  * Formats read: the zip format of torch >= 1.6 (`<archive>/data.pkl` + one `<archive>/data/<key>` file per storage)
  * and the legacy format (_use_new_zipfile_serialization=False: magic-number pickle, protocol-version pickle,
@@ -15,21 +16,13 @@
  * as contiguous row-major copies, whatever their storage offset and strides.
  */
 import type { StateDict } from '../model/torchWeights';
-import {
-  NUMPY_GLOBALS,
-  NumpyArray,
-  NumpyDtype,
-  NumpyScalar,
-  PickleRefusedError,
-  PickleWriter,
-  PyGlobal,
-  describe,
-  unpickle,
-  type AllowList,
-  type AllowedGlobal,
-} from './pickle';
-import type { NamedTensor } from './safetensors';
-import { looksLikeZip, readZip, writeZip, type ZipEntry } from './zip';
+import { PickleRefusedError, PyGlobal, describe, unpickle, type AllowList, type AllowedGlobal } from './pickle';
+import { NUMPY_GLOBALS, NumpyArray, NumpyDtype, NumpyScalar } from './pickleNumpy';
+import { checkSizes, gather, StorageRef, STORAGES, TensorRef } from './torchTensors';
+import { looksLikeZip, readZip, type ZipEntry } from './zip';
+
+export { MAX_BROADCAST_ELEMENTS, MAX_TENSOR_ELEMENTS, MAX_TOTAL_ELEMENTS } from './torchTensors';
+export { writeTorchCheckpoint } from './torchCheckpointWriter';
 
 /** What readTorchCheckpoint found. */
 export interface TorchCheckpoint {
@@ -44,69 +37,6 @@ export interface TorchCheckpoint {
    * a description ('ndarray float64 [100, 10]', 'numpy <U5 scalar').
    */
   extras: Record<string, unknown>;
-}
-
-interface StorageKind {
-  dtype: NamedTensor['dtype'];
-  bytes: number;
-  /** Element i of a little-endian storage; integer kinds return NaN for values outside the int32 range. */
-  read: (d: DataView, i: number) => number;
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1024 + frac) * 2 ** (exp - 25);
-}
-
-const bf16Scratch = new DataView(new ArrayBuffer(4));
-function bf16ToFloat(h: number): number {
-  bf16Scratch.setUint32(0, h << 16);
-  return bf16Scratch.getFloat32(0);
-}
-
-/** torch.<Name>Storage -> how its elements are stored (torch keeps these class names in files for compatibility). */
-const STORAGES: Record<string, StorageKind> = {
-  FloatStorage: { dtype: 'F32', bytes: 4, read: (d, i) => d.getFloat32(4 * i, true) },
-  DoubleStorage: { dtype: 'F64', bytes: 8, read: (d, i) => d.getFloat64(8 * i, true) },
-  HalfStorage: { dtype: 'F16', bytes: 2, read: (d, i) => halfToFloat(d.getUint16(2 * i, true)) },
-  BFloat16Storage: { dtype: 'BF16', bytes: 2, read: (d, i) => bf16ToFloat(d.getUint16(2 * i, true)) },
-  LongStorage: {
-    dtype: 'I64',
-    bytes: 8,
-    read: (d, i) => {
-      const lo = d.getUint32(8 * i, true);
-      return d.getInt32(8 * i + 4, true) === (lo >= 0x80000000 ? -1 : 0) ? lo | 0 : NaN;
-    },
-  },
-  IntStorage: { dtype: 'I32', bytes: 4, read: (d, i) => d.getInt32(4 * i, true) },
-  ShortStorage: { dtype: 'I32', bytes: 2, read: (d, i) => d.getInt16(2 * i, true) },
-  CharStorage: { dtype: 'I32', bytes: 1, read: (d, i) => d.getInt8(i) },
-  ByteStorage: { dtype: 'U8', bytes: 1, read: (d, i) => d.getUint8(i) },
-  BoolStorage: { dtype: 'U8', bytes: 1, read: (d, i) => (d.getUint8(i) ? 1 : 0) },
-};
-
-/** A storage a tensor points into; legacy files may make one a view (offset, length) of another. */
-class StorageRef {
-  constructor(
-    readonly kind: StorageKind,
-    readonly key: string,
-    readonly declaredNumel: number | undefined,
-    readonly view?: { root: StorageRef; offset: number; numel: number },
-  ) {}
-}
-
-/** A tensor as the pickle describes it; its data is read only if it ends up in the state_dict. */
-class TensorRef {
-  constructor(
-    readonly storage: StorageRef,
-    readonly offset: number,
-    readonly shape: number[],
-    readonly stride: number[],
-  ) {}
 }
 
 const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -158,8 +88,19 @@ const ALLOWED_TEXT =
  * Modules whose capitalized names are not model classes (system modules, and data classes that checkpoints carry
  * beside the weights, such as argparse.Namespace or numpy scalars), so a refusal there does not say "a whole model".
  */
-const NOT_MODELS = new Set(['builtins', '__builtin__', 'os', 'posix', 'nt', 'sys', 'subprocess', 'shutil', 'socket', 'pty', 'runpy', 'importlib', 'pickle', 'ctypes', 'types', 'operator', 'functools', 'codecs', '_codecs', 'webbrowser', 'code', 'argparse', 'collections', 'datetime', 'pathlib', 'enum', 'decimal', 'fractions', 'uuid', 're', 'copyreg', 'typing']);
-const isNotModel = (module: string): boolean => NOT_MODELS.has(module) || module.split('.')[0] === 'numpy';
+const NOT_MODELS = new Set(
+  (
+    'builtins __builtin__ os posix nt sys subprocess commands popen2 shutil socket pty runpy importlib imp pickle cPickle ctypes types ' +
+    'operator functools codecs _codecs webbrowser code codeop argparse collections datetime pathlib enum decimal fractions uuid re ' +
+    'copyreg copy_reg typing multiprocessing threading thread _thread asyncio io tempfile glob fnmatch http urllib urllib2 httplib ' +
+    'ftplib smtplib telnetlib signal platform getpass marshal zipfile tarfile logging inspect ast dis timeit pdb bdb profile cProfile ' +
+    'trace tkinter Tkinter xml email json sqlite3 shelve dbm select selectors mmap bz2 gzip lzma zlib hashlib hmac secrets ssl string ' +
+    'textwrap struct array heapq bisect weakref contextlib abc dataclasses random math cmath statistics itertools site sysconfig ' +
+    'distutils setuptools pip venv zipimport linecache traceback gc resource fcntl termios tty pwd grp crypt spwd syslog sched queue ' +
+    'Queue socketserver SocketServer xmlrpc xmlrpclib smtpd imaplib poplib nntplib cgi wsgiref ctypes.util _posixsubprocess _io'
+  ).split(' '),
+);
+const isNotModel = (module: string): boolean => NOT_MODELS.has(module) || NOT_MODELS.has(module.split('.')[0]) || module.split('.')[0] === 'numpy';
 
 /** Rewrites the unpickler's refusal in terms of checkpoints: a whole model, or a global nothing legitimate needs. */
 function explainRefusal(e: PickleRefusedError): Error {
@@ -172,7 +113,7 @@ function explainRefusal(e: PickleRefusedError): Error {
   if (/^[A-Z]/.test(e.qualname) && !isNotModel(m)) {
     return new Error(`this file holds a whole pickled model (class ${e.global}); save model.state_dict() instead: torch.save(model.state_dict(), path)`);
   }
-  return new Error(`refusing to load: the file references the Python global "${e.global}", which a state_dict never needs; only ${ALLOWED_TEXT} are allowed`);
+  return new Error(`refusing to load: the file references the disallowed Python global "${e.global}", which a state_dict never needs; only ${ALLOWED_TEXT} are allowed`);
 }
 
 /** Runs one pickle of a checkpoint, translating refusals and truncation into checkpoint terms. */
@@ -204,64 +145,6 @@ function storageLoader(storages: Map<string, StorageRef>): (pid: unknown) => unk
     storages.set(view[0], ref);
     return ref;
   };
-}
-
-const contiguousStrides = (shape: number[]): number[] => {
-  const s = new Array<number>(shape.length);
-  for (let d = shape.length - 1, acc = 1; d >= 0; d--) {
-    s[d] = acc;
-    acc *= shape[d];
-  }
-  return s;
-};
-
-/** Copies a tensor out of its (root) storage's bytes into a contiguous row-major typed array. */
-function gather(name: string, t: TensorRef, rootBytes: Uint8Array): NamedTensor {
-  const s = t.storage;
-  const root = s.view?.root ?? s;
-  const kind = s.kind;
-  if (rootBytes.length % kind.bytes) throw new Error(`damaged checkpoint: storage ${root.key} has ${rootBytes.length} bytes, not a whole number of ${kind.dtype} elements`);
-  const rootNumel = rootBytes.length / kind.bytes;
-  if (root.declaredNumel !== undefined && rootNumel < root.declaredNumel) {
-    throw new Error(`the checkpoint is truncated or damaged: storage ${root.key} holds ${rootNumel} elements, the file declares ${root.declaredNumel}`);
-  }
-  // The window of the root storage this tensor may read: all of it, or a legacy storage view's slice.
-  const begin = s.view?.offset ?? 0;
-  const available = Math.max(0, Math.min(s.view?.numel ?? Infinity, rootNumel - begin));
-  const { shape, stride } = t;
-  const numel = shape.reduce((a, b) => a * b, 1);
-  if (numel > 2 ** 31 - 1) throw new Error(`tensor "${name}" has ${numel} elements, too many for this reader`);
-  const last = numel === 0 ? -1 : t.offset + shape.reduce((a, n, d) => a + (n - 1) * stride[d], 0);
-  if (last >= available) {
-    throw new Error(`tensor "${name}" ([${shape}], storage offset ${t.offset}, strides [${stride}]) needs ${last + 1} elements of storage ${s.key}, which holds only ${available}: the file is truncated or damaged`);
-  }
-  const Out = kind.dtype === 'U8' ? Uint8Array : kind.dtype === 'I64' || kind.dtype === 'I32' ? Int32Array : Float32Array;
-  const out = new Out(numel);
-  const offset = begin + t.offset;
-  const dense = contiguousStrides(shape);
-  if (kind.dtype === 'F32' && shape.every((n, d) => n === 1 || stride[d] === dense[d])) {
-    // Contiguous float32, the common case: one copy (slice() also realigns the bytes for Float32Array).
-    out.set(new Float32Array(rootBytes.slice(4 * offset, 4 * (offset + numel)).buffer));
-    return { dtype: kind.dtype, shape: [...shape], data: out };
-  }
-  // Walk the index space in row-major order, moving the storage position by the strides (an odometer).
-  const view = new DataView(rootBytes.buffer, rootBytes.byteOffset, rootBytes.byteLength);
-  const checkRange = kind.dtype === 'I64';
-  const nd = shape.length;
-  const idx = new Array<number>(nd).fill(0);
-  let src = offset;
-  for (let i = 0; i < numel; i++) {
-    const v = kind.read(view, src);
-    if (checkRange && Number.isNaN(v)) throw new Error(`tensor "${name}" holds an int64 outside the int32 range this reader keeps`);
-    out[i] = v;
-    for (let d = nd - 1; d >= 0; d--) {
-      src += stride[d];
-      if (++idx[d] < shape[d]) break;
-      src -= stride[d] * shape[d];
-      idx[d] = 0;
-    }
-  }
-  return { dtype: kind.dtype, shape: [...shape], data: out };
 }
 
 const isTensorDict = (v: unknown): v is Map<string, TensorRef> =>
@@ -335,13 +218,21 @@ function nest(values: readonly unknown[], shape: readonly number[]): unknown {
   return Array.from({ length: n }, (_, i) => nest(values.slice(i * step, (i + 1) * step), rest));
 }
 
-/** Counts tensors anywhere in a value (for the message when there is no state_dict). */
-function countTensors(v: unknown, seen = new Set<unknown>()): number {
-  if (v instanceof TensorRef) return 1;
-  if (typeof v !== 'object' || v === null || seen.has(v)) return 0;
-  seen.add(v);
-  const items = v instanceof Map ? [...v.values()] : Array.isArray(v) || v instanceof Set ? [...v] : [];
-  return items.reduce((a: number, x) => a + countTensors(x, seen), 0);
+/** Counts tensors anywhere in a value (for the message when there is no state_dict); iterative, so deep nesting is fine. */
+function countTensors(top: unknown): number {
+  const seen = new Set<unknown>();
+  const todo: unknown[] = [top];
+  let n = 0;
+  while (todo.length) {
+    const v = todo.pop();
+    if (v instanceof TensorRef) n++;
+    else if (typeof v === 'object' && v !== null && !seen.has(v)) {
+      seen.add(v);
+      if (v instanceof Map) for (const x of v.values()) todo.push(x);
+      else if (Array.isArray(v) || v instanceof Set) for (const x of v) todo.push(x);
+    }
+  }
+  return n;
 }
 
 /** Picks the state_dict out of the unpickled top value and reads its tensors. */
@@ -360,6 +251,7 @@ async function assemble(top: unknown, format: 'zip' | 'legacy', bytesOf: (s: Sto
   if (top instanceof Map) {
     for (const [k, v] of top) if (found.path.length ? k !== found.path[0] : !isNamedTensor([k, v])) extras[String(k)] = plain(v);
   }
+  checkSizes(found.dict);
   const stateDict: StateDict = new Map();
   const allPrefixed = [...found.dict.keys()].every((k) => k.startsWith('module.'));
   for (const [key, ref] of found.dict) {
@@ -469,65 +361,4 @@ export async function readTorchCheckpoint(input: Uint8Array | ArrayBuffer): Prom
   if (looksLikeZip(bytes)) return readZipCheckpoint(bytes);
   if (bytes[0] === 0x80 && bytes[1] <= 5) return readLegacyCheckpoint(bytes);
   throw new Error(`not a PyTorch checkpoint: ${whatItLooksLike(bytes)} (torch.save writes zip archives, or pickles starting with torch's magic number)`);
-}
-
-/** torch storage class and little-endian bytes for a tensor's data. */
-function encodeStorage(name: string, t: NamedTensor): { storage: string; data: Uint8Array } {
-  const count = t.shape.reduce((a, b) => a * b, 1);
-  if (t.data.length !== count) throw new Error(`writeTorchCheckpoint: tensor "${name}" has ${t.data.length} values for shape [${t.shape}]`);
-  const bytesOf = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  if (t.data instanceof Float32Array) return { storage: 'FloatStorage', data: bytesOf(t.data) };
-  if (t.data instanceof Uint8Array) return { storage: 'ByteStorage', data: bytesOf(t.data) };
-  if (t.dtype !== 'I64') return { storage: 'IntStorage', data: bytesOf(t.data) };
-  const out = new Uint8Array(8 * count);
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < count; i++) view.setBigInt64(8 * i, BigInt(t.data[i]), true);
-  return { storage: 'LongStorage', data: out };
-}
-
-function writeIntTuple(w: PickleWriter, xs: number[]): void {
-  if (xs.length > 3) w.mark();
-  for (const x of xs) w.int(x);
-  w.tuple(xs.length > 3 ? undefined : xs.length);
-}
-
-/**
- * Serializes a state_dict as torch.save does (zip format, protocol-2 pickle, 64-byte aligned storages), loadable by
- * torch.load (weights_only=True too) as an OrderedDict. Float tensors are written as float32 whatever their dtype
- * label (their data is float32), I64 as int64, I32 as int32, U8 as uint8; each tensor gets its own storage.
- */
-export function writeTorchCheckpoint(stateDict: StateDict, opts: { archiveName?: string } = {}): Uint8Array {
-  const archive = opts.archiveName ?? 'archive';
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(archive)) throw new Error(`writeTorchCheckpoint: archive name "${archive}" must be a plain file name`);
-  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('writeTorchCheckpoint needs a little-endian platform');
-  const w = new PickleWriter().proto(2);
-  w.global('collections', 'OrderedDict').tuple(0).reduce().mark();
-  const storages: Array<{ name: string; data: Uint8Array }> = [];
-  for (const [name, t] of stateDict) {
-    const { storage, data } = encodeStorage(name, t);
-    const key = String(storages.length);
-    const numel = t.data.length;
-    storages.push({ name: `${archive}/data/${key}`, data });
-    w.str(name);
-    // _rebuild_tensor_v2(storage, offset 0, size, contiguous stride, requires_grad False, OrderedDict() of hooks)
-    w.global('torch._utils', '_rebuild_tensor_v2').mark();
-    w.mark().str('storage').global('torch', storage).str(key).str('cpu').int(numel).tuple().persistentId();
-    w.int(0);
-    writeIntTuple(w, t.shape);
-    writeIntTuple(w, contiguousStrides(t.shape));
-    w.bool(false);
-    w.global('collections', 'OrderedDict').tuple(0).reduce();
-    w.tuple().reduce();
-  }
-  w.setItems();
-  const enc = new TextEncoder();
-  return writeZip(
-    [
-      { name: `${archive}/data.pkl`, data: w.finish() },
-      { name: `${archive}/byteorder`, data: enc.encode('little') },
-      ...storages,
-      { name: `${archive}/version`, data: enc.encode('3\n') },
-    ],
-    { align: 64 },
-  );
 }

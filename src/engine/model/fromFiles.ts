@@ -63,12 +63,18 @@ export async function modelFromFiles(files: Array<{ name: string; bytes: ArrayBu
   }
   if (st.length === 1) {
     const { tensors, metadata } = readSafetensors(byName.get(st[0])!);
-    const meta = (k: string) => {
+    const meta = (k: 'mean' | 'std'): number[] | undefined => {
+      if (metadata[k] === undefined) return undefined;
+      let v: unknown;
       try {
-        return metadata[k] ? (JSON.parse(metadata[k]) as number[]) : undefined;
+        v = JSON.parse(metadata[k]);
       } catch {
-        return undefined;
+        v = metadata[k];
       }
+      if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && (k === 'mean' || x > 0))) {
+        throw new Error(`${st[0]}: its metadata "${k}" is ${JSON.stringify(metadata[k]).slice(0, 40)}, expected a list of ${k === 'std' ? 'positive ' : ''}numbers such as [0.5, 0.5, 0.5]`);
+      }
+      return v as number[];
     };
     // Normalization recorded in the file (the zoo writes it) wins over the defaults, not over the caller's.
     return stateDictModel(tensors, { mean: opts.mean ?? meta('mean'), std: opts.std ?? meta('std') }, 'safetensors state_dict');

@@ -49,20 +49,21 @@ export function withFeatureOutputs(model: tf.LayersModel): tf.LayersModel {
  * @throws Error saying which file is missing or how the sizes disagree
  */
 export function artifactsFromFiles(modelJsonText: string, getShard: (path: string) => Uint8Array | undefined, label = 'model.json'): tf.io.ModelArtifacts {
-  let json: { modelTopology?: object; weightsManifest?: tf.io.WeightsManifestConfig; format?: string };
+  let json: { modelTopology?: unknown; weightsManifest?: unknown; format?: string };
   try {
     json = JSON.parse(modelJsonText);
   } catch {
     throw new Error(`${label} is not valid JSON (corrupt or truncated file?)`);
   }
-  if (!json || typeof json !== 'object' || !json.modelTopology || !Array.isArray(json.weightsManifest)) {
+  if (!json || typeof json !== 'object' || !json.modelTopology || typeof json.modelTopology !== 'object' || !Array.isArray(json.weightsManifest)) {
     throw new Error(`${label} is not a TensorFlow.js LayersModel: expected "modelTopology" and "weightsManifest" fields`);
   }
-  const specs: tf.io.WeightsManifestEntry[] = [];
+  const specs = checkManifest(json.weightsManifest, label);
   const parts: Uint8Array[] = [];
-  for (const group of json.weightsManifest) {
-    specs.push(...group.weights);
+  for (const group of json.weightsManifest as tf.io.WeightsManifestConfig) {
     for (const p of group.paths) {
+      // Paths are plain names (or sub-paths) beside model.json, never upwards or absolute.
+      if (/^([\\/]|[A-Za-z]:)/.test(p) || p.split(/[\\/]/).includes('..')) throw new Error(`${label} names the weight file "${p}" outside its folder; weight paths must be plain names beside model.json`);
       const shard = getShard(p);
       if (!shard) throw new Error(`weight shard ${p} named in ${label} is missing`);
       parts.push(shard);
@@ -77,18 +78,54 @@ export function artifactsFromFiles(modelJsonText: string, getShard: (path: strin
     data.set(p, off);
     off += p.byteLength;
   }
-  return { modelTopology: json.modelTopology, weightSpecs: specs, weightData: data.buffer, format: json.format };
+  return { modelTopology: json.modelTopology as object, weightSpecs: specs, weightData: data.buffer, format: json.format };
+}
+
+const WEIGHT_DTYPES = new Set(['float32', 'int32', 'bool', 'uint8', 'uint16', 'float16']);
+
+/**
+ * Checks the shape of a weightsManifest (groups of {paths: string[], weights: [{name, shape, dtype}]}) and returns
+ * its weight specs in order.
+ * @throws Error naming the first malformed group or entry
+ */
+function checkManifest(manifest: unknown[], label: string): tf.io.WeightsManifestEntry[] {
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  manifest.forEach((group, g) => {
+    const gr = group as { paths?: unknown; weights?: unknown } | null;
+    if (!gr || typeof gr !== 'object' || !Array.isArray(gr.paths) || !Array.isArray(gr.weights)) {
+      throw new Error(`${label}: weightsManifest group ${g} is malformed: expected {"paths": [file names], "weights": [specs]}`);
+    }
+    if (!gr.paths.every((p) => typeof p === 'string' && p.length > 0)) throw new Error(`${label}: weightsManifest group ${g} has paths that are not file names`);
+    for (const w of gr.weights as unknown[]) {
+      const spec = w as { name?: unknown; shape?: unknown; dtype?: unknown; quantization?: unknown } | null;
+      const what = spec && typeof spec === 'object' && typeof spec.name === 'string' ? `weight "${spec.name}"` : `a weight of group ${g}`;
+      if (!spec || typeof spec !== 'object' || typeof spec.name !== 'string') throw new Error(`${label}: ${what} has no name`);
+      if (!Array.isArray(spec.shape) || !spec.shape.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) {
+        throw new Error(`${label}: ${what} has shape ${JSON.stringify(spec.shape)}, expected a list of non-negative integers`);
+      }
+      if (typeof spec.dtype !== 'string' || !WEIGHT_DTYPES.has(spec.dtype)) throw new Error(`${label}: ${what} has dtype ${JSON.stringify(spec.dtype)}, expected float32 or int32`);
+      if (spec.quantization !== undefined) throw new Error(`${label}: ${what} is quantized; this reader takes float32 weights only`);
+      specs.push(spec as unknown as tf.io.WeightsManifestEntry);
+    }
+  });
+  return specs;
+}
+
+/** The name of the first weight holding NaN or infinite values, or null when all are finite. */
+export async function firstNonFiniteWeight(model: tf.LayersModel): Promise<string | null> {
+  for (const w of model.weights) {
+    const bad = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(w.read()))));
+    const isBad = (await bad.data())[0] === 1;
+    bad.dispose();
+    if (isBad) return w.name;
+  }
+  return null;
 }
 
 /** Rejects models whose weights hold NaN or infinite values. */
 export async function assertFiniteWeights(model: tf.LayersModel): Promise<void> {
-  for (const w of model.weights) {
-    const v = w.read();
-    const bad = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(v))));
-    const isBad = (await bad.data())[0] === 1;
-    bad.dispose();
-    if (isBad) throw new Error(`weight ${w.name} contains NaN or infinite values; the model file is damaged`);
-  }
+  const bad = await firstNonFiniteWeight(model);
+  if (bad) throw new Error(`weight ${bad} contains NaN or infinite values; the model file is damaged`);
 }
 
 /**

@@ -3,7 +3,6 @@
  * cifar10:train / cifar10:test; an attack is a name (plus the Trojan patch file, read from the shared folder by
  * default).
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Dataset } from '../../engine/data/dataset';
 import { decodeShard } from '../../engine/data/shard';
@@ -14,6 +13,7 @@ import { loadImageFolder } from './imageFolder';
 import { type ImportFit, importImages } from './imageImport';
 import { loadTrojanPatch } from './npz';
 import { sharedDir } from './paths';
+import { pathKind, READ_LIMITS, readRegularFile } from './safeFs';
 
 /**
  * Loads a data set named on the command line: cifar10:train / cifar10:test, an MCLDSET1 shard, a .zip, or a
@@ -24,14 +24,19 @@ import { sharedDir } from './paths';
  */
 export async function loadDataArg(spec: string, fit?: ImportFit): Promise<Dataset> {
   if (spec === 'cifar10:test' || spec === 'cifar10:train') return loadCifar10(spec.slice(8) as 'train' | 'test');
-  if (!fs.existsSync(spec)) throw new Error(`data not found: ${spec} (expected an image folder <class>/<image>, a .zip of one, a .mcld shard, or cifar10:test)`);
-  const isZip = fs.statSync(spec).isFile() && /\.zip$/i.test(spec);
-  if (fs.statSync(spec).isFile() && !isZip) {
+  const kind = pathKind(spec);
+  if (kind === 'missing') throw new Error(`data not found: ${spec} (expected an image folder <class>/<image>, a .zip of one, a .mcld shard, or cifar10:test)`);
+  if (kind === 'other') throw new Error(`${spec} is not a file or a folder (a FIFO or a device?): expected an image folder, a .zip of one, or a .mcld shard`);
+  const isZip = kind === 'file' && /\.zip$/i.test(spec);
+  if (kind === 'file' && !isZip) {
+    let ds: Dataset;
     try {
-      return decodeShard(fs.readFileSync(spec));
+      ds = decodeShard(readRegularFile(spec, READ_LIMITS.data));
     } catch (e) {
       throw new Error(`${spec}: ${(e as Error).message}`);
     }
+    if (ds.n === 0) throw new Error(`${spec}: the shard holds no images`);
+    return ds;
   }
   if (fit) return importImages(spec, fit);
   if (isZip) return importImages(spec, { height: 32, width: 32 });

@@ -18,6 +18,7 @@ import path from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { createDataset, type Dataset } from '../../engine/data/dataset';
+import { checkImageHeader, MAX_IMAGE_PIXELS } from '../../engine/io/imageHeader';
 import { decodeShard, encodeShard, readShardHeader } from '../../engine/data/shard';
 
 /** Options of {@link loadImageFolder}. */
@@ -86,13 +87,14 @@ export function decodeImageRgb(bytes: Uint8Array, name: string): { height: numbe
   let width: number;
   let height: number;
   let rgba: Uint8Array;
+  checkImageHeader(bytes, name);
   try {
     if (/\.png$/i.test(name)) {
       const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)); // always RGBA 8-bit
       ({ width, height } = png);
       rgba = png.data;
     } else {
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 512 });
+      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 512, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6 });
       ({ width, height } = img);
       rgba = img.data;
     }

@@ -10,6 +10,7 @@ import { LABELS_FILE, planImport } from '../../engine/data/importPlan';
 import { resizeToRgb } from '../../engine/data/resize';
 import { readZip } from '../../engine/io/zip';
 import { decodeImageRgb } from './imageFolder';
+import { READ_LIMITS, readRegularFile } from './safeFs';
 
 /** Size and classes the imported images must fit. */
 export interface ImportFit {
@@ -21,20 +22,31 @@ export interface ImportFit {
 
 interface Entry {
   name: string;
+  /** Bytes once read (a zip entry's declared uncompressed size). */
+  size: number;
   read: () => Promise<Uint8Array>;
 }
 
-function listFolder(root: string): Entry[] {
-  const out: Entry[] = [];
-  const walk = (dir: string) => {
+/** Most bytes the images of one import may unpack to (a zip of small entries that inflate far is refused up front). */
+export const MAX_IMPORT_BYTES = 2 * 2 ** 30;
+
+/** The regular files under `root` (FIFOs, devices and symlinks are left out) and every folder, empty ones too. */
+function listFolder(root: string): { files: Entry[]; dirs: string[] } {
+  const files: Entry[] = [];
+  const dirs: string[] = [];
+  const rel = (full: string) => path.relative(root, full).split(path.sep).join('/');
+  const walk = (dir: string, depth: number) => {
+    if (depth > 32) throw new Error(`${root}: folders nested deeper than 32 levels`);
     for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const full = path.join(dir, e.name);
-      if (e.isDirectory()) walk(full);
-      else if (e.isFile()) out.push({ name: path.relative(root, full).split(path.sep).join('/'), read: async () => new Uint8Array(fs.readFileSync(full)) });
+      if (e.isDirectory()) {
+        dirs.push(rel(full));
+        walk(full, depth + 1);
+      } else if (e.isFile()) files.push({ name: rel(full), size: 0, read: async () => readRegularFile(full, READ_LIMITS.image) });
     }
   };
-  walk(root);
-  return out;
+  walk(root, 0);
+  return { files, dirs };
 }
 
 /**
@@ -43,22 +55,27 @@ function listFolder(root: string): Entry[] {
  */
 export async function importImages(spec: string, fit: ImportFit): Promise<Dataset> {
   let entries: Entry[];
-  if (fs.statSync(spec).isDirectory()) entries = listFolder(spec);
+  let dirs: string[];
+  if (fs.statSync(spec).isDirectory()) ({ files: entries, dirs } = listFolder(spec));
   else {
     let zip;
     try {
-      zip = readZip(new Uint8Array(fs.readFileSync(spec)), { maxEntrySize: 64 * 2 ** 20 });
+      zip = readZip(readRegularFile(spec, READ_LIMITS.data), { maxEntrySize: READ_LIMITS.image });
     } catch (e) {
       throw new Error(`${spec}: ${(e as Error).message}`);
     }
-    entries = zip.filter((e) => !e.isDirectory).map((e) => ({ name: e.name, read: () => e.read() }));
+    entries = zip.filter((e) => !e.isDirectory).map((e) => ({ name: e.name, size: e.size, read: () => e.read() }));
+    dirs = zip.filter((e) => e.isDirectory).map((e) => e.name.replace(/\/+$/, ''));
   }
   const labels = entries.find((e) => LABELS_FILE.test(e.name));
   const plan = planImport(entries.map((e) => e.name), {
     labelsText: labels ? new TextDecoder().decode(await labels.read()) : undefined,
     modelClassNames: fit.classNames,
     numClasses: fit.numClasses,
+    dirs,
   });
+  const unpacked = plan.items.reduce((a, it) => a + entries[it.index].size, 0);
+  if (unpacked > MAX_IMPORT_BYTES) throw new Error(`${spec}: its images unpack to ${(unpacked / 2 ** 30).toFixed(1)} GiB, more than the ${MAX_IMPORT_BYTES / 2 ** 30} GiB one import may hold`);
   const size = fit.height * fit.width * 3;
   const images = new Uint8Array(plan.items.length * size);
   for (let k = 0; k < plan.items.length; k++) {

@@ -9,9 +9,10 @@ import { writeSafetensors } from '../../engine/io/safetensors';
 import { writeTorchCheckpoint } from '../../engine/io/torchCheckpoint';
 import { architectureOf, stateDictFromModel } from '../../engine/model/architectures';
 import { modelFromFiles, type NormalizationOptions } from '../../engine/model/fromFiles';
+import { artifactsFromFiles, firstNonFiniteWeight, modelFromArtifacts, modelToArtifacts } from '../../engine/model/io';
+import { prepareOutDir, READ_LIMITS, readRegularFile, readRegularText, StagedOutput } from './safeFs';
 
 const WEIGHT_FILE = /\.(safetensors|pth|pt|ckpt|tar)$/i;
-import { artifactsFromFiles, modelFromArtifacts, modelToArtifacts } from '../../engine/model/io';
 
 /** What the zoo records about a shipped model (all fields optional for user models). */
 export interface ModelManifest {
@@ -34,12 +35,7 @@ export interface LoadedModel {
 }
 
 function readJson(file: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new Error(`cannot read ${file}: ${(e as Error).message}`);
-  }
+  const text = readRegularText(file, READ_LIMITS.json);
   try {
     return JSON.parse(text);
   } catch {
@@ -49,16 +45,16 @@ function readJson(file: string): unknown {
 
 /** Reads model.json and its weight shards (from the same folder) into artifacts. */
 export function readArtifacts(modelJson: string): tf.io.ModelArtifacts {
-  let text: string;
-  try {
-    text = fs.readFileSync(modelJson, 'utf8');
-  } catch (e) {
-    throw new Error(`cannot read ${modelJson}: ${(e as Error).message}`);
-  }
+  const text = readRegularText(modelJson, READ_LIMITS.json);
   const dir = path.dirname(modelJson);
   return artifactsFromFiles(text, (p) => {
+    // Weight paths stay inside the model's folder: no absolute paths, no "..".
+    if (path.isAbsolute(p) || p.split(/[\\/]/).some((part) => part === '..')) {
+      throw new Error(`${modelJson} names the weight file "${p}" outside its folder; weight paths must be plain names beside model.json`);
+    }
     const file = path.join(dir, p);
-    return fs.existsSync(file) ? new Uint8Array(fs.readFileSync(file)) : undefined;
+    if (!fs.existsSync(file)) return undefined;
+    return readRegularFile(file, READ_LIMITS.model, `weight file ${p} (named in ${modelJson})`);
   }, modelJson);
 }
 
@@ -72,6 +68,7 @@ export function readArtifacts(modelJson: string): tf.io.ModelArtifacts {
 export async function loadModel(location: string, opts: NormalizationOptions = {}): Promise<LoadedModel> {
   if (!fs.existsSync(location)) throw new Error(`model not found: ${location} does not exist`);
   const stat = fs.statSync(location);
+  if (!stat.isDirectory() && !stat.isFile()) throw new Error(`--model ${location} is not a file or a folder (a FIFO or a device?)`);
   const dir = stat.isDirectory() ? location : path.dirname(location);
   const manifestFile = path.join(dir, 'manifest.json');
   const manifest = fs.existsSync(manifestFile) ? (readJson(manifestFile) as ModelManifest) : null;
@@ -88,42 +85,71 @@ export async function loadModel(location: string, opts: NormalizationOptions = {
     return { model, manifest, format: 'tfjs', source: file };
   }
   if (!WEIGHT_FILE.test(file)) throw new Error(`unsupported model file ${file}: expected model.json, a .safetensors file or a PyTorch checkpoint (.pth, .pt)`);
-  const b = fs.readFileSync(file);
-  const up = await modelFromFiles([{ name: path.basename(file), bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength) }], opts);
+  const bytes = readRegularFile(file, READ_LIMITS.model);
+  const up = await modelFromFiles([{ name: path.basename(file), bytes }], opts);
   return { model: up.model, manifest, format: file.endsWith('.safetensors') ? 'safetensors' : 'pytorch', source: file, description: up.description };
 }
 
-/**
- * Writes a model as a PyTorch state_dict: a torch.save zip (.pth) or safetensors (with arch and normalization in
- * its metadata), chosen by the file name's ending.
- */
-export async function saveStateDict(model: tf.LayersModel, file: string): Promise<void> {
+/** Refuses to save a model with NaN or infinite weights (a diverged run): nothing is written. */
+async function checkFinite(model: tf.LayersModel): Promise<void> {
+  const bad = await firstNonFiniteWeight(model);
+  if (bad) throw new Error(`refusing to save: weight ${bad} holds NaN or infinite values (the run diverged); nothing was written`);
+}
+
+/** The bytes of a model as a PyTorch state_dict file: torch.save zip (.pth) or safetensors, by the name's ending. */
+export async function stateDictBytes(model: tf.LayersModel, file: string): Promise<Uint8Array> {
+  await checkFinite(model);
   const sd = await stateDictFromModel(model);
   const info = architectureOf(model);
-  let bytes: Uint8Array;
   if (/\.safetensors$/i.test(file)) {
     const meta: Record<string, string> = { format: 'pt', producer: 'mcldef-playground', arch: info?.arch ?? 'unknown' };
     if (info && 'mean' in info.config) {
       meta.mean = JSON.stringify(info.config.mean);
       meta.std = JSON.stringify(info.config.std);
     }
-    bytes = writeSafetensors(sd, meta);
-  } else bytes = writeTorchCheckpoint(sd);
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  fs.writeFileSync(file, bytes);
+    return writeSafetensors(sd, meta);
+  }
+  return writeTorchCheckpoint(sd);
 }
 
-/** Writes a model as model.json + weights.bin into `dir` (created if needed). */
-export async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
+/**
+ * Writes a model as a PyTorch state_dict: a torch.save zip (.pth) or safetensors (with arch and normalization in
+ * its metadata), chosen by the file name's ending. Written under a temporary name, then renamed.
+ */
+export async function saveStateDict(model: tf.LayersModel, file: string): Promise<void> {
+  const bytes = await stateDictBytes(model, file);
+  prepareOutDir(path.dirname(path.resolve(file)), 'the folder of'); // never mkdir's recursive form: it spins on /proc
+  const out = new StagedOutput(path.dirname(path.resolve(file)));
+  try {
+    out.write(path.basename(file), bytes);
+    out.commit();
+  } finally {
+    out.discard();
+  }
+}
+
+/** Stages model.json + weights.bin of a model into `out` (committed by the caller); refuses non-finite weights. */
+export async function stageModel(model: tf.LayersModel, out: StagedOutput): Promise<void> {
+  await checkFinite(model);
   const a = await modelToArtifacts(model);
-  fs.mkdirSync(dir, { recursive: true });
-  const weights = new Uint8Array(a.weightData as ArrayBuffer);
-  fs.writeFileSync(path.join(dir, 'weights.bin'), weights);
   const json = {
     format: 'layers-model',
     generatedBy: 'mcldef-playground',
     modelTopology: a.modelTopology,
     weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
   };
-  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(json));
+  out.write('weights.bin', new Uint8Array(a.weightData as ArrayBuffer));
+  out.write('model.json', JSON.stringify(json));
+}
+
+/** Writes a model as model.json + weights.bin into `dir` (created if needed), both renamed into place at the end. */
+export async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
+  prepareOutDir(dir, 'the model folder');
+  const out = new StagedOutput(dir);
+  try {
+    await stageModel(model, out);
+    out.commit();
+  } finally {
+    out.discard();
+  }
 }

@@ -4,8 +4,8 @@
  * An .npz is a zip archive of .npy files (read with src/engine/io/zip.ts). The .npy parser supports format
  * versions 1-3, C order, little-endian or byte-order-free numeric dtypes.
  */
-import { readFile } from 'node:fs/promises';
 import { readZip } from '../../engine/io/zip';
+import { READ_LIMITS, readRegularFile } from './safeFs';
 
 /** The typed arrays an .npy can decode to. */
 export type NpyData =
@@ -106,7 +106,7 @@ export async function parseNpz(bytes: Uint8Array, name = '.npz'): Promise<Map<st
 
 /** Reads and parses an .npz file from disk. */
 export async function readNpz(path: string): Promise<Map<string, NpyArray>> {
-  return parseNpz(new Uint8Array(await readFile(path)), path);
+  return parseNpz(readRegularFile(path, READ_LIMITS.data), path);
 }
 
 /**

@@ -34,6 +34,30 @@ describe('planImport', () => {
     expect(() => planImport(['a.png'], { labelsText: 'garbage' })).toThrow(/line 1: expected "<file name>,<label>"/);
   });
 
+  it('empty class folders count, in sorted order (ImageFolder): the only non-empty class "dog" is not class 0', () => {
+    const p = planImport(['set/dog/1.png', 'set/dog/2.png'], { dirs: ['set', 'set/ant', 'set/bee', 'set/dog', 'set/dog/sub', 'set/.hidden'], numClasses: 3 });
+    expect(p.classNames).toEqual(['ant', 'bee', 'dog']);
+    expect(p.items.map((i) => i.label)).toEqual([2, 2]);
+    expect(p.warnings.join(' ')).toMatch(/no images of classes ant, bee/);
+    // Without the folder list (a browser's picked files), only the folders with images are known.
+    expect(planImport(['set/dog/1.png'], { numClasses: 3 }).items[0].label).toBe(0);
+  });
+
+  it('labels that are not class names are refused with their line; formulas too; missing files are reported', () => {
+    const files = ['a.png', 'b.png', 'c.png'];
+    expect(() => planImport(files, { labelsText: 'file,label\na.png,cat\n\nb.png,dgo\n', modelClassNames: CIFAR })).toThrow(
+      /^labels file, line 4: "dgo" is not a class of the model \(airplane, .*, truck\); use those names or the indices 0-9$/,
+    );
+    expect(() => planImport(files, { labelsText: 'a.png,cat\nb.png,=cmd|\'/Ccalc\'!A0\n', modelClassNames: CIFAR })).toThrow(
+      /^labels file, line 2: the class "=cmd\|'\/Ccalc'!A0" is not a class name \(it looks like a spreadsheet formula\)/,
+    );
+    expect(() => planImport(files, { labelsText: 'a.png,@SUM(1)\n' })).toThrow(/line 1: the class "@SUM\(1\)" is not a class name/);
+    const p = planImport(files, { labelsText: 'a.png,cat\nb.png,dog\ngone.png,cat\nalso-gone.png,dog\n', modelClassNames: CIFAR });
+    expect(p.warnings.join(' ')).toMatch(/2 image\(s\) listed in the labels file are missing, e\.g\. "gone\.png" \(line 3\)/);
+    // A folder that is not a class of the model, beside ones that are.
+    expect(() => planImport(['cat/1.png', 'dgo/2.png'], { modelClassNames: CIFAR })).toThrow(/^folder "dgo": "dgo" is not a class of the model/);
+  });
+
   it('clear errors: no files, no images, images outside class folders, too many images', () => {
     expect(() => planImport([])).toThrow(/no files/);
     expect(() => planImport(['readme.md', 'data.bin'])).toThrow(/no images among the 2 file\(s\).*"readme.md" is not one/);

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PickleWriter } from '../../../src/engine/io/pickle';
+import { PickleWriter } from '../../../src/engine/io/pickleWriter';
 import type { NamedTensor } from '../../../src/engine/io/safetensors';
 import { readTorchCheckpoint, writeTorchCheckpoint } from '../../../src/engine/io/torchCheckpoint';
 import { readZip, writeZip } from '../../../src/engine/io/zip';
@@ -124,7 +124,7 @@ describe('readTorchCheckpoint: fixtures from torch 1.13', () => {
   it('refuses a checkpoint that would run os.system, and runs nothing', async () => {
     if (existsSync(PWNED_MARKER)) rmSync(PWNED_MARKER); // left by someone loading the fixture in Python
     await expect(readTorchCheckpoint(fixture('malicious_os_system.pth'))).rejects.toThrow(
-      /^refusing to load: the file references the Python global "posix\.system", which a state_dict never needs; only collections\.OrderedDict, .* are allowed$/,
+      /^refusing to load: the file references the disallowed Python global "posix\.system", which a state_dict never needs; only collections\.OrderedDict, .* are allowed$/,
     );
     expect(existsSync(PWNED_MARKER)).toBe(false);
   });
@@ -156,7 +156,7 @@ describe('readTorchCheckpoint: numpy values beside the weights (fixtures from to
   ])('refuses %s (%s), and runs nothing', async (name) => {
     if (existsSync(PWNED_MARKER)) rmSync(PWNED_MARKER); // left by someone loading the fixture in Python
     await expect(readTorchCheckpoint(fixture(name))).rejects.toThrow(
-      /^refusing to load: the file references the Python global "posix\.system", which a state_dict never needs; only collections\.OrderedDict, .* and numpy scalars and arrays as plain data .* are allowed$/,
+      /^refusing to load: the file references the disallowed Python global "posix\.system", which a state_dict never needs; only collections\.OrderedDict, .* and numpy scalars and arrays as plain data .* are allowed$/,
     );
     expect(existsSync(PWNED_MARKER)).toBe(false);
   });
@@ -280,7 +280,7 @@ describe('readTorchCheckpoint: hand-made pickles', () => {
 
   it('refuses data classes beside the weights without calling them models', async () => {
     const w = new PickleWriter().proto(2).emptyDict().mark().str('args').global('argparse', 'Namespace').tuple(0).reduce().setItems();
-    await expect(readTorchCheckpoint(writeZip([{ name: 'a/data.pkl', data: w.finish() }]))).rejects.toThrow(/^refusing to load: the file references the Python global "argparse\.Namespace"/);
+    await expect(readTorchCheckpoint(writeZip([{ name: 'a/data.pkl', data: w.finish() }]))).rejects.toThrow(/^refusing to load: the file references the disallowed Python global "argparse\.Namespace"/);
     const m = new PickleWriter().proto(2).global('torch.nn.modules.container', 'Sequential').tuple(0).reduce();
     await expect(readTorchCheckpoint(writeZip([{ name: 'a/data.pkl', data: m.finish() }]))).rejects.toThrow(/whole pickled model \(class torch\.nn\.modules\.container\.Sequential\)/);
   });
@@ -288,7 +288,7 @@ describe('readTorchCheckpoint: hand-made pickles', () => {
   it('refuses torch.storage._load_from_bytes (a pickle inside the pickle) and a lone tensor', async () => {
     const w = new PickleWriter().proto(2).global('torch.storage', '_load_from_bytes').str('x').tuple(1).reduce();
     await expect(readTorchCheckpoint(writeZip([{ name: 'a/data.pkl', data: w.finish() }]))).rejects.toThrow(
-      /^refusing to load: the file references the Python global "torch\.storage\._load_from_bytes", which a state_dict never needs/,
+      /^refusing to load: the file references the disallowed Python global "torch\.storage\._load_from_bytes", which a state_dict never needs/,
     );
     const lone = writeTensor(new PickleWriter().proto(2), { key: '0', numel: 1, offset: 0, size: [1], stride: [1] });
     await expect(readTorchCheckpoint(writeZip([{ name: 'a/data.pkl', data: lone.finish() }, { name: 'a/data/0', data: new Uint8Array(4) }]))).rejects.toThrow(

@@ -3,7 +3,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  architectureOf, buildArchitecture, detectArchitecture, groupOutputs, modelFromStateDict, stateDictFromModel, type ArchInfo,
+  architectureOf, buildArchitecture, detectArchitecture, expectedTorchShapes, groupOutputs, modelFromStateDict, stateDictFromModel, type ArchInfo,
 } from '../../../src/engine/model/architectures';
 import { modelFromArtifacts, modelToArtifacts } from '../../../src/engine/model/io';
 import { BENCHMARK_KEYS, RESNET18_CIFAR10 } from '../../../src/engine/model/resnet';
@@ -122,6 +122,19 @@ describe('modelFromStateDict checks every tensor', () => {
     const bad = new Map(sd).set('linear.weight', { dtype: 'F32', shape: [10, 16], data: new Float32Array(160) });
     expect(() => modelFromStateDict(bad, NORM)).toThrow(/linear\.weight has shape \[10, 16\], expected \[10, 32\]/);
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('expectedTorchShapes', () => {
+  it.each(SMALL.map((i) => [label(i), i] as const))('%s: the shapes a built model exports, computed without building one', async (_, info) => {
+    for (const keys of [BENCHMARK_KEYS, { shortcut: 'downsample', head: 'fc' } as const]) {
+      const model = buildArchitecture(info);
+      const sd = await stateDictFromModel(model, { keys });
+      model.dispose();
+      const built = [...sd].filter(([k]) => !k.endsWith('num_batches_tracked')).map(([k, t]) => [k, t.shape] as const);
+      const computed = [...expectedTorchShapes({ ...info, keys: info.arch === 'wrn' ? BENCHMARK_KEYS : keys } as ArchInfo)];
+      expect(new Map(computed)).toEqual(new Map(built));
+    }
   });
 });
 

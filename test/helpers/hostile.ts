@@ -1,0 +1,129 @@
+/**
+ * Hostile inputs, generated (no binary blobs in the repository): each function returns the bytes of one bad file
+ * of the kinds a hostile-input campaign tried against the readers. Small on disk; some declare huge sizes.
+ */
+import { PickleWriter } from '../../src/engine/io/pickleWriter';
+import { writeSafetensors } from '../../src/engine/io/safetensors';
+import { writeZip } from '../../src/engine/io/zip';
+import { pngBytes } from './images';
+
+const enc = new TextEncoder();
+
+/** A tensor as torch pickles it: _rebuild_tensor_v2(('storage', FloatStorage, key, 'cpu', numel), offset, size, stride, False, OrderedDict()). */
+function tensor(w: PickleWriter, key: string, storageNumel: number, size: number[], stride: number[]): void {
+  const ints = (xs: number[]) => {
+    w.mark();
+    for (const x of xs) w.int(x);
+    w.tuple();
+  };
+  w.global('torch._utils', '_rebuild_tensor_v2').mark();
+  w.mark().str('storage').global('torch', 'FloatStorage').str(key).str('cpu').int(storageNumel).tuple().persistentId();
+  w.int(0);
+  ints(size);
+  ints(stride);
+  w.bool(false);
+  w.global('collections', 'OrderedDict').tuple(0).reduce();
+  w.tuple().reduce();
+}
+
+/** A zip-format checkpoint holding `tensors` (name, size, stride), each over its own storage of `storageNumel` floats. */
+export function pthWithViews(tensors: Array<{ name: string; size: number[]; stride: number[] }>, storageNumel = 1): Uint8Array {
+  const w = new PickleWriter().proto(2);
+  w.global('collections', 'OrderedDict').tuple(0).reduce().mark();
+  tensors.forEach((t, i) => {
+    w.str(t.name);
+    tensor(w, String(i), storageNumel, t.size, t.stride);
+  });
+  w.setItems();
+  return zipCheckpoint(w.finish(), tensors.map((_, i) => ({ key: String(i), data: new Uint8Array(4 * storageNumel) })));
+}
+
+/** Wraps a data.pkl (and storages) as torch.save's zip archive. */
+export function zipCheckpoint(pkl: Uint8Array, storages: Array<{ key: string; data: Uint8Array }> = []): Uint8Array {
+  return writeZip(
+    [
+      { name: 'archive/data.pkl', data: pkl },
+      { name: 'archive/byteorder', data: enc.encode('little') },
+      ...storages.map((s) => ({ name: `archive/data/${s.key}`, data: s.data })),
+      { name: 'archive/version', data: enc.encode('3\n') },
+    ],
+    { align: 64 },
+  );
+}
+
+/** Raw pickle bytes: PROTO 2, the body, STOP. */
+const pickle = (body: number[]): Uint8Array => Uint8Array.from([0x80, 2, ...body, 0x2e]);
+
+/** A list nested `depth` deep: [[[...]]] (EMPTY_LIST x depth, APPEND x depth-1). */
+export function deepListPickle(depth: number): Uint8Array {
+  return pickle([...new Array(depth).fill(0x5d), ...new Array(depth - 1).fill(0x61)]);
+}
+
+/** A dict nested `depth` deep: {0: {0: ...}} (EMPTY_DICT, BININT1 0 pairs, then SETITEM x depth-1). */
+export function deepDictPickle(depth: number): Uint8Array {
+  const body: number[] = [];
+  for (let i = 0; i < depth - 1; i++) body.push(0x7d, 0x4b, 0);
+  body.push(0x7d, ...new Array(depth - 1).fill(0x73));
+  return pickle(body);
+}
+
+/** One list receiving `n` items in a single APPENDS. */
+export function hugeAppendsPickle(n: number): Uint8Array {
+  const body = [0x5d, 0x28];
+  for (let i = 0; i < n; i++) body.push(0x4b, i & 0xff);
+  body.push(0x65);
+  return pickle(body);
+}
+
+/** A state_dict whose second entry is a subprocess.Popen call, as Python 3's torch.save (protocol 2) writes it. */
+export function popenPth(): Uint8Array {
+  const w = new PickleWriter().proto(2);
+  w.global('collections', 'OrderedDict').tuple(0).reduce().mark();
+  w.str('w');
+  tensor(w, '0', 2, [2], [1]);
+  w.str('x');
+  w.global('commands', 'Popen'); // subprocess.Popen under its Python 2 name (pickle's fix_imports)
+  w.mark().str('touch').str('/tmp/mcldef-pwned-by-hostile-test').tuple().tuple(1).reduce();
+  w.setItems();
+  return zipCheckpoint(w.finish(), [{ key: '0', data: new Uint8Array(8) }]);
+}
+
+/** A safetensors file with a hand-written header (its data: `dataBytes` zero bytes). */
+export function safetensorsWithHeader(header: unknown, dataBytes = 16): Uint8Array {
+  const json = enc.encode(JSON.stringify(header));
+  const out = new Uint8Array(8 + json.length + dataBytes);
+  new DataView(out.buffer).setUint32(0, json.length, true);
+  out.set(json, 8);
+  return out;
+}
+
+/** A valid safetensors file of two float tensors with `metadata`. */
+export function safetensorsWithMetadata(metadata: Record<string, string>): Uint8Array {
+  return writeSafetensors(new Map([['a', { dtype: 'F32', shape: [2], data: new Float32Array(2) }]]), metadata);
+}
+
+/** PNG bytes whose header declares `width` x `height` (the rest is a real small image's, so the CRC is off). */
+export function hugePng(width: number, height: number): Uint8Array {
+  const b = new Uint8Array(pngBytes(8, 1)); // a copy (a Buffer's slice would be a view into its pool)
+  const view = new DataView(b.buffer);
+  view.setUint32(16, width);
+  view.setUint32(20, height);
+  return b;
+}
+
+/** A real PNG cut short at `keep` of its bytes. */
+export function truncatedPng(keep = 0.6): Uint8Array {
+  const b = new Uint8Array(pngBytes(8, 2));
+  return b.slice(0, Math.floor(b.length * keep));
+}
+
+/**
+ * A zip of `n` class-folder images whose central directory declares `declared` bytes each (the data is a few bytes):
+ * what a zip of highly compressible entries looks like before inflating.
+ */
+export function inflatingZip(n: number, declared: number): Uint8Array {
+  const zip = writeZip(Array.from({ length: n }, (_, i) => ({ name: `c/${i}.png`, data: enc.encode('x') })));
+  const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  for (let p = 0; p + 4 <= zip.length; p++) if (view.getUint32(p, true) === 0x02014b50) view.setUint32(p + 24, declared, true); // uncompressed size
+  return zip;
+}
