@@ -9,6 +9,8 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../../src/cli/args';
 import { purifyHelp, runPurify } from '../../src/cli/commands/purify';
+import { resolveConfig } from '../../src/engine/defense/config';
+import { presetConfig } from '../../src/engine/defense/presets';
 import { buildWrn, WRN_16_1 } from '../../src/engine/model/wrn';
 import { initNodeBackend } from '../../src/platform/node/backend';
 import { loadModel, saveModel } from '../../src/platform/node/modelFiles';
@@ -89,6 +91,25 @@ describe('mcldef purify', () => {
     await expect(runPurify(['--model', modelDir, '--clean', cleanDir, '--test', testDir, '--out', again, '--inverted', path.join(tmp, 'nope.json')])).rejects.toThrow(/--inverted .*nope\.json/);
     await expect(runPurify(['--model', modelDir, '--clean', cleanDir, '--test', testDir, '--out', again, '--target', '1', '--bn', 'sideways'])).rejects.toThrow(/--bn must be train or frozen/);
     await expect(runPurify(['--model', modelDir, '--clean', cleanDir, '--test', testDir, '--out', again, '--target', '1', '--augment', 'maybe'])).rejects.toThrow(/--augment must be on or off/);
+  });
+
+  it('runs the class demo preset: its settings, with options on top, and the whole test set before and after', async () => {
+    const out = path.join(tmp, 'quick');
+    const quiet = [vi.spyOn(console, 'log').mockImplementation(() => undefined), vi.spyOn(process.stderr, 'write').mockImplementation(() => true)];
+    try {
+      await runPurify(['--model', modelDir, '--clean', cleanDir, '--test', testDir, '--out', out, '--target', '1', '--attack', 'badnets', '--preset', 'quick', '--inv-epochs', '2', '--seed', '3']);
+    } finally {
+      quiet.forEach((q) => q.mockRestore());
+    }
+    const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
+    expect(report.preset).toBe('quick');
+    const quick = resolveConfig(presetConfig('quick', { target: 1 }));
+    expect(report.config).toMatchObject({ epochs: quick.epochs, batchSize: quick.batchSize, lr: quick.lr, evalSize: quick.evalSize, evalFinalSize: 0 });
+    expect(report.config.inversion).toMatchObject({ epochs: 2, lr: quick.inversion.lr, batchSize: quick.inversion.batchSize, converge: quick.inversion.converge });
+    expect(report.clean).toMatchObject({ images: 6 }); // fewer than the preset's 1,000: all of them
+    expect(report.after.nAsr).toBe(4);
+    await expect(runPurify(['--model', modelDir, '--clean', cleanDir, '--test', testDir, '--out', path.join(tmp, 'never'), '--target', '1', '--preset', 'fast'])).rejects.toThrow(/--preset must be quick or paper/);
+    expect(fs.existsSync(path.join(tmp, 'never'))).toBe(false);
   });
 
   it('explains usage errors', async () => {
