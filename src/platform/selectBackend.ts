@@ -139,9 +139,12 @@ export async function selectFastestBackend(candidates: BackendCandidate[], measu
   const c = candidates.find((k) => k.name === chosen)!;
   await activate(c);
   for (const t of timings) if (t.name !== chosen) skipped.push({ name: t.name, reason: t.rates ? `slower here (${rate(t.rates)} of training)` : t.note });
-  const parts = timings.map((t) => `${NAMES[t.name]}${t.rates ? ` ${rate(t.rates)}` : `: ${t.note}`}`);
-  const why = timed.length
-    ? `${NAMES[chosen]} trains fastest here (${parts.join('; ')})`
-    : `${NAMES[chosen]}: no backend could be timed (${[...parts, ...skipped.filter((k) => !timings.some((t) => t.name === k.name)).map((k) => `${NAMES[k.name]}: ${k.reason}`)].join('; ')})`;
+  // Every candidate but the last resort, in order: its rate, or why it was not timed or could not start.
+  const parts = candidates.slice(0, -1).map((k) => {
+    const t = timings.find((x) => x.name === k.name);
+    if (t) return `${NAMES[k.name]}${t.rates ? ` ${rate(t.rates)}` : `: ${t.note}`}`;
+    return `${NAMES[k.name]} could not start: ${skipped.find((x) => x.name === k.name)?.reason ?? 'unknown reason'}`;
+  });
+  const why = timed.length ? `${NAMES[chosen]} trains fastest here (${parts.join('; ')})` : `${NAMES[chosen]}: no backend could be timed (${parts.join('; ')})`;
   return { backend: chosen, detail: c.detail?.() ?? '', skipped: skipped.filter((k) => k.name !== chosen), timings, why };
 }

@@ -11,8 +11,10 @@ import { readTorchCheckpoint } from '../../src/engine/io/torchCheckpoint';
 import { openReadyPage, screenshot } from './browser';
 
 const baseUrl = inject('baseUrl');
-// One inversion epoch over 10 clean images, one purification epoch, 20 evaluation images, 1 probe per class.
-const TINY = '?invEpochs=1&epochs=1&cleanLimit=10&evalSize=20&probe=1&refresh=20';
+// On WebGPU (asked for: the page itself would choose WASM over SwiftShader), so the project's WGSL kernels run in
+// the browser: one inversion epoch over 10 clean images, one purification epoch, 20 evaluation images, 1 probe
+// per class, the paper preset's schedule.
+const TINY = '?preset=paper&backend=webgpu&invEpochs=1&epochs=1&cleanLimit=10&evalSize=20&probe=1&refresh=20';
 
 async function tensors(page: Page): Promise<number> {
   return page.evaluate(async () => {

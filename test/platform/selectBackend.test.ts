@@ -55,6 +55,7 @@ describe('selectFastestBackend', () => {
     );
     expect(r.backend).toBe('cpu');
     expect(r.skipped).toContainEqual({ name: 'wasm', reason: 'no adapter' });
+    expect(r.why).toBe('CPU trains fastest here (WASM could not start: no adapter; CPU 3.0 img/s)');
   });
 
   it('with `only`, starts and times just that backend', async () => {
