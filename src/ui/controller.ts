@@ -117,6 +117,8 @@ export async function refreshBefore(): Promise<void> {
     store.set({ evalBefore: await engine().call('evaluate', { which: 'original', limit: size, seed }), evalRefining: false });
   } catch (e) {
     store.set({ evalRefining: false });
+    // A run that started meanwhile stopped the live check: the run measures the same images itself.
+    if (e instanceof Error && /a defense run started/.test(e.message)) return;
     reportError(e);
   } finally {
     store.set({ busy: null });

@@ -72,6 +72,8 @@ export class EngineHost {
   private uploadKeys: KeyStyle | undefined;
   private importing: { cancelled: boolean } | null = null;
   private exportSnapshot: ExportSnapshot | null = null;
+  /** Live checks in progress, stopped when a run starts. */
+  private readonly liveChecks = new Set<AbortController>();
   private backendReady: Promise<void>;
   private markReady!: (error?: unknown) => void;
 
@@ -110,8 +112,13 @@ export class EngineHost {
       case 'strip':
         return makeStrip(this.model(req.payload.which), this.need(this.data.eval, 'the evaluation data'), req.payload.perClass, this.attack, this.knownTarget());
       case 'evaluate': {
+        // A live check gives way to a run that starts meanwhile (the run measures the same images itself).
         const { which, limit, seed } = req.payload;
-        return quickEval(this.model(which), this.need(this.data.eval, 'the evaluation data'), limit, seed, this.attack, this.knownTarget());
+        const abort = new AbortController();
+        this.liveChecks.add(abort);
+        return quickEval(this.model(which), this.need(this.data.eval, 'the evaluation data'), limit, seed, this.attack, this.knownTarget(), abort.signal).finally(() =>
+          this.liveChecks.delete(abort),
+        );
       }
       case 'memory':
         return Promise.resolve({ numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes });
@@ -162,6 +169,7 @@ export class EngineHost {
 
   private async start(req: StartRequest): Promise<Rpc['start'][1]> {
     if (this.running()) throw new Error('a defense is already running: cancel it first');
+    for (const c of this.liveChecks) c.abort(new Error('a defense run started'));
     const model = this.need(this.original, 'a model');
     const loaded = this.need(this.data.clean, 'the clean data');
     if (loaded.n === 0) throw new Error('the clean data set is empty: upload at least one image per class');

@@ -45,9 +45,17 @@ export async function makeStrip(model: tf.LayersModel, ds: Dataset, perClass: nu
  * BA and ASR of `model` on the evaluation images a run with this `seed` and `size` measures on (size 0: all).
  * ASR needs the attack and its target; with either unknown it is null (never measured against a guessed class).
  */
-export async function quickEval(model: tf.LayersModel, evalSet: Dataset, size: number, seed: number, attack: Attack | null, target: number | null): Promise<QuickEval> {
+export async function quickEval(
+  model: tf.LayersModel,
+  evalSet: Dataset,
+  size: number,
+  seed: number,
+  attack: Attack | null,
+  target: number | null,
+  signal?: { aborted: boolean; reason?: unknown },
+): Promise<QuickEval> {
   const trigger = attack ? (x: tf.Tensor4D) => attack.applyTensor(x) : undefined;
   const plan = makeEvalPlan(evalSet, size, trigger, target, createRng(seed).fork('eval'));
-  const p = await evaluatePoint(model, plan, null, null);
+  const p = await evaluatePoint(model, plan, null, null, signal);
   return { ba: p.ba ?? NaN, asr: p.asrTrue, target, n: p.nClean, nAsr: p.asrTrue === null ? 0 : p.nAsr, perClass: p.perClass ?? [] };
 }

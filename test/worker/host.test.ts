@@ -99,11 +99,14 @@ describe('EngineHost on the shipped WRN-16-1', () => {
     await h.call('loadData', { role: 'clean', source: { kind: 'bytes', name: 'clean.mcld', bytes: shardBytes(clean) } });
     await h.call('loadData', { role: 'eval', source: { kind: 'bytes', name: 'eval.mcld', bytes: shardBytes(evalSet) } });
     const live = await h.call('evaluate', { which: 'original', limit: 30, seed: 4 });
+    // A live check still running when a run starts gives way to it (the run measures the same images itself).
+    const stillMeasuring = h.call('evaluate', { which: 'original', limit: 0, seed: 4 });
     const started = await h.call('start', {
       config: { method: 'mcldef', target: 5, seed: 4, batchSize: 8, epochs: 1, maxStepsPerEpoch: 1, inversion: { epochs: 1, maxSteps: 1, batchSize: 8 }, evalSize: 30, probePerClass: 0 },
       cleanPercent: 5,
       cleanLimit: 40, // 4 per class for the 9 classes that have images: bird has 1, cat none
     });
+    await expect(stillMeasuring).rejects.toThrow(/a defense run started/);
     expect(started.cleanImages).toBe(40);
     expect(started.warnings.join('\n')).toMatch(/no clean images of class 3 \(cat\)/);
     expect(started.warnings.join('\n')).toMatch(/class 2 \(bird\) has 1 of the 4 clean images per class/);
