@@ -47,7 +47,7 @@ export const DEFAULT_SETTINGS: Settings = {
   cleanLimit: 0,
   seed: 0,
   evalSize: 1000,
-  probe: 20,
+  probe: 50,
   compareFt: false,
   refresh: 10,
 };

@@ -156,7 +156,7 @@ export const DEFAULT_CONFIG: Readonly<DefenseConfig> = Object.freeze({
   nad: { teacherEpochs: 10, betas: [500, 1000, 1000], p: 2 },
   evalEvery: 1,
   evalSize: 1000,
-  probePerClass: 30,
+  probePerClass: 50,
   probeEvery: 1,
 } satisfies DefenseConfig);
 

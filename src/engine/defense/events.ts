@@ -4,6 +4,9 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { DefenseConfig, DefenseMethod } from './config';
+import type { MergeFigure } from './merge';
+
+export type { MergeFigure } from './merge';
 
 /** Parts of a run, in the order they can happen. */
 export type DefenseStage = 'evaluate' | 'detect' | 'invert' | 'teacher' | 'purify' | 'correct';
@@ -148,6 +151,8 @@ export interface EvalPoint {
   /** Images measured: clean, and triggered non-target images. */
   nClean: number;
   nAsr: number;
+  /** Where the triggered probes' features sit (own class / target), when probe features were taken with this point. */
+  merge?: MergeFigure | null;
 }
 
 /** End of a training epoch. */
@@ -176,6 +181,8 @@ export interface ProbeFeaturesEvent {
   triggered: Uint8Array;
   /** Which trigger made the copies. */
   trigger: 'true' | 'inverted' | 'none';
+  /** The merge figure of these features (null without triggered copies). */
+  merge: MergeFigure | null;
 }
 
 /** BA / ASR before or after the defense, on the evaluation subset. */
