@@ -39,7 +39,7 @@ export interface EmbedResult {
 /** Cold: 250 exaggerated steps (x12, momentum 0.5) then up to 750 free ones (momentum 0.8). */
 export const COLD_ITERATIONS = 1000;
 /** Warm: a short run from the previous layout. */
-export const WARM_ITERATIONS = 300;
+export const WARM_ITERATIONS = 200;
 const EXAGGERATION = 12;
 const EXAGGERATION_ITERATIONS = 250;
 /** Standard deviation of the random initial layout (as in the reference implementations). */
