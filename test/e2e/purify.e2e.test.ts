@@ -11,8 +11,9 @@ import { readTorchCheckpoint } from '../../src/engine/io/torchCheckpoint';
 import { openReadyPage, screenshot } from './browser';
 
 const baseUrl = inject('baseUrl');
-// One inversion epoch over 10 clean images, one purification epoch, 20 evaluation images, 1 probe per class.
-const TINY = '?invEpochs=1&epochs=1&cleanLimit=10&evalSize=20&probe=1&refresh=20';
+// One inversion epoch over 10 clean images, one purification epoch, 20 evaluation images, 2 probes per class
+// (20 clean probes: enough for the merge figure's 10 nearest neighbours).
+const TINY = '?invEpochs=1&epochs=1&cleanLimit=10&evalSize=20&probe=2&refresh=20';
 
 async function tensors(page: Page): Promise<number> {
   return page.evaluate(async () => {
@@ -41,6 +42,8 @@ describe('Purify in the browser', () => {
     await screenshot(page, 'purify-done');
     expect(await page.getByTestId('inversion-chart').locator('svg').count()).toBeGreaterThan(0);
     expect(await page.getByTestId('purify-chart').locator('svg').count()).toBeGreaterThan(0);
+    expect(await page.getByTestId('merge-figure').textContent()).toMatch(/[\d.]+% of the triggered images still sit in a cluster of their own/);
+    expect(await page.locator('#merge-chart svg').count()).toBeGreaterThan(0);
     expect(await page.getByTestId('result').locator('table tbody tr').count(), log.join('\n')).toBe(2);
   });
 

@@ -43,10 +43,10 @@ export function PurifyView() {
           {run.probe && <p className="muted">t-SNE of the 64-d features {run.probe.epoch < 0 ? 'before purification' : `after epoch ${run.probe.epoch + 1}`}. Black: triggered images.</p>}
           {m && (
             <p data-testid="merge-figure" style={{ maxWidth: '60ch' }}>
-              <b>Merge</b> (in the 64-d feature space): {pct(m.isolated)} of the triggered images still sit in a cluster of their own; among the clean
-              images, {pct(m.own)} of them have mostly their own class around them and {pct(m.target)} mostly the target ({classNames[m.targetClass] ?? `class ${m.targetClass}`}), against {pct(m.clean)} for the clean images themselves.{' '}
+              <b>Merge:</b> {pct(m.isolated)} of the triggered images still sit in a cluster of their own; among clean images only, {pct(m.own)} have mostly
+              their own class around them and {pct(m.target)} mostly the target ({classNames[m.targetClass] ?? `class ${m.targetClass}`}); clean images themselves: {pct(m.clean)}.{' '}
               <span className="muted">
-                Each triggered image&rsquo;s {m.k} nearest images by cosine similarity vote (&ldquo;mostly&rdquo;: more than half): purification should take the first figure down and the second up to the third.
+                Measured on the 64-d features, not on the picture: each triggered image&rsquo;s {m.k} nearest images by cosine similarity vote (&ldquo;mostly&rdquo; is more than half), and purification should take the first figure down and the own-class share up toward the clean images&rsquo; own.
               </span>
             </p>
           )}
