@@ -21,6 +21,8 @@
  * tsne-js runs once, with the page's former settings (learning rate 100, exaggeration 4 cold / 1 warm, 400 cold and
  * 150 warm iterations): it is slow (minutes). KL values are each implementation's own objective (tsne-js builds P
  * from unsquared distances over all points), so compare times, and KL only within a row.
+ * Barnes-Hut: its repulsion pass (./barnesHut.ts, theta 0.5 and 0.8) is timed against the engine's whole exact
+ * gradient on the converged layout, to show whether it would pay at this size.
  * The machine may be shared: the load average is printed with the figures.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -32,11 +34,14 @@ import { stampDataset } from '../../engine/attacks/poison';
 import { batches, indicesByClass, subset, type Dataset } from '../../engine/data/dataset';
 import { forward } from '../../engine/model/wrn';
 import { createRng } from '../../engine/random';
+import { jointProbabilities, squaredDistances } from '../../engine/tsne/affinities';
 import { embed, randomLayout } from '../../engine/tsne/embed';
+import { gradient } from '../../engine/tsne/optimize';
 import { initNodeBackend } from '../../platform/node/backend';
 import { attackFromName, loadDataArg } from '../../platform/node/data';
 import { loadModel } from '../../platform/node/modelFiles';
 import { intOption, numOption, parse } from '../args';
+import { barnesHutRepulsion } from './barnesHut';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const PERPLEXITY = 30;
@@ -172,6 +177,30 @@ async function main(): Promise<void> {
       `round ${r + 1}: cold ${cold[r].toFixed(2)} s (${c.iterations} steps, KL ${c.kl.toFixed(4)}${longer ? `; 1,000 steps: KL ${longer.kl.toFixed(4)}` : ''}), warm ${warm[r].toFixed(2)} s (${w.iterations} steps, KL ${w.kl.toFixed(4)}` +
         `${ref ? `; a cold run on the same features: KL ${ref.kl.toFixed(4)}` : ''}; points moved ${(100 * relativeShift(c.embedding, w.embedding)).toFixed(1)}% of the layout radius); load ${load()}`,
     );
+  }
+
+  // Would Barnes-Hut pay here? Its repulsion pass alone against the engine's whole exact gradient, interleaved on
+  // the converged layout (best of 20 alternations of 5 calls each).
+  {
+    const P = jointProbabilities(squaredDistances(before, n, dim), n, PERPLEXITY);
+    const y = embed({ features: before, n, dim, perplexity: PERPLEXITY, seed }).embedding;
+    const grad = new Float64Array(2 * n);
+    const rep = new Float64Array(2 * n);
+    const zExact = gradient(P, y, 1, grad, rep);
+    for (const theta of [0.5, 0.8]) {
+      let exact = Infinity;
+      let bh = Infinity;
+      let z = 0;
+      for (let r = 0; r < 20; r++) {
+        let t0 = performance.now();
+        for (let k = 0; k < 5; k++) gradient(P, y, 1, grad, rep);
+        exact = Math.min(exact, (performance.now() - t0) / 5);
+        t0 = performance.now();
+        for (let k = 0; k < 5; k++) z = barnesHutRepulsion(y, n, theta, rep);
+        bh = Math.min(bh, (performance.now() - t0) / 5);
+      }
+      console.log(`Barnes-Hut theta ${theta}: repulsion alone ${bh.toFixed(2)} ms per step (Z off by ${(100 * Math.abs(z / zExact - 1)).toFixed(2)}%), exact gradient ${exact.toFixed(2)} ms; load ${load()}`);
+    }
   }
 
   if (!values['no-js']) {
