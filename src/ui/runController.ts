@@ -16,16 +16,26 @@ let tsne: TsneClient | null = null;
 let pendingFt = false;
 
 function tsneClient(): TsneClient {
-  tsne ??= new TsneClient();
+  if (!tsne) {
+    tsne = new TsneClient();
+    // The worker lives as long as the page: stop it (and drop a waiting refresh) when the page goes away.
+    globalThis.addEventListener?.('pagehide', disposeTsne, { once: true });
+  }
   return tsne;
+}
+
+/** Stops the t-SNE worker; the next run starts a fresh one. */
+export function disposeTsne(): void {
+  tsne?.dispose();
+  tsne = null;
 }
 
 function embedProbe(e: ProbeFeaturesEvent, runId: number): void {
   const last = store.getState().run?.probe?.embedding ?? undefined;
   const previous = last?.length === e.labels.length * 2 ? last : undefined;
   tsneClient().request(
-    // A cold start needs more iterations to form clusters; warm starts only move points along.
-    { features: e.features, n: e.labels.length, dim: e.dim, previous, iterations: previous ? 150 : 400, perplexity: 30, seed: store.getState().settings.seed + 1 },
+    // Cold start (no layout yet) runs to convergence with early exaggeration; warm starts glide from the last layout.
+    { features: e.features, n: e.labels.length, dim: e.dim, previous, perplexity: 30, seed: store.getState().settings.seed + 1 },
     (r) => {
       const run = store.getState().run;
       if (!run || run.runId !== runId || !run.probe) return;

@@ -65,7 +65,7 @@ export const DEFAULT_SETTINGS: Settings = {
   detectScale: DEFAULT_CONFIG.detection.scale,
   ...presetFields('quick'),
   seed: 0,
-  probe: 20,
+  probe: 50,
   compareFt: false,
   refresh: 10,
 };

@@ -4,7 +4,7 @@
  */
 import { useSyncExternalStore } from 'react';
 import type { BackendReport } from '../platform/selectBackend';
-import type { DefenseEvent, DefenseMethod, DefenseStage, DefenseSummary, DetectionReport, EvalPoint, InvertedTrigger, InversionSnapshotEvent, TrainEpochEvent } from '../engine/defense';
+import type { DefenseEvent, DefenseMethod, DefenseStage, DefenseSummary, DetectionReport, EvalPoint, InvertedTrigger, InversionSnapshotEvent, MergeFigure, TrainEpochEvent } from '../engine/defense';
 import type { StagePlan } from '../engine/defense/plan';
 import type { DataSummary, ModelCard, QuickEval, RunStatus, StripResult } from '../worker/protocol';
 import { DEFAULT_SETTINGS, type Settings } from './settings';
@@ -45,7 +45,7 @@ export interface RunView {
   inversion: { target: number | null; points: Array<{ step: number; loss: number; ce: number; l1: number; rate: number }>; snapshot: InversionSnapshotEvent | null; result: InvertedTrigger | null };
   detection: { perClass: Array<{ cls: number; l1: number; rate: number }>; report: DetectionReport | null };
   train: { steps: Array<{ i: number; loss: number; stage: DefenseStage }>; epochs: TrainEpochEvent[] };
-  probe: { labels: Int32Array; triggered: Uint8Array; epoch: number; embedding: Float64Array | null; stage: DefenseStage } | null;
+  probe: { labels: Int32Array; triggered: Uint8Array; epoch: number; embedding: Float64Array | null; stage: DefenseStage; merge: MergeFigure | null } | null;
   before: EvalPoint | null;
   after: EvalPoint | null;
   summary: DefenseSummary | null;
@@ -176,7 +176,7 @@ export function applyEvent(run: RunView, e: DefenseEvent, now: number): RunView 
       r.train = { ...r.train, epochs: [...r.train.epochs, e] };
       break;
     case 'probe-features':
-      r.probe = { labels: e.labels, triggered: e.triggered, epoch: e.epoch, embedding: r.probe?.labels.length === e.labels.length ? r.probe.embedding : null, stage: e.stage };
+      r.probe = { labels: e.labels, triggered: e.triggered, epoch: e.epoch, embedding: r.probe?.labels.length === e.labels.length ? r.probe.embedding : null, stage: e.stage, merge: e.merge };
       break;
     case 'evaluation':
       if (e.when === 'before') r.before = e;

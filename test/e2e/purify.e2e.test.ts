@@ -12,9 +12,9 @@ import { openReadyPage, screenshot } from './browser';
 
 const baseUrl = inject('baseUrl');
 // On WebGPU (asked for: the page itself would choose WASM over SwiftShader), so the project's WGSL kernels run in
-// the browser: one inversion epoch over 10 clean images, one purification epoch, 20 evaluation images, 1 probe
-// per class, the paper preset's schedule.
-const TINY = '?preset=paper&backend=webgpu&invEpochs=1&epochs=1&cleanLimit=10&evalSize=20&probe=1&refresh=20';
+// the browser: one inversion epoch over 10 clean images, one purification epoch, 20 evaluation images, 2 probes per
+// class (20 clean probes: enough for the merge figure's 10 nearest neighbours), the paper preset's schedule.
+const TINY = '?preset=paper&backend=webgpu&invEpochs=1&epochs=1&cleanLimit=10&evalSize=20&probe=2&refresh=20';
 
 async function tensors(page: Page): Promise<number> {
   return page.evaluate(async () => {
@@ -43,6 +43,8 @@ describe('Purify in the browser', () => {
     await screenshot(page, 'purify-done');
     expect(await page.getByTestId('inversion-chart').locator('svg').count()).toBeGreaterThan(0);
     expect(await page.getByTestId('purify-chart').locator('svg').count()).toBeGreaterThan(0);
+    expect(await page.getByTestId('merge-figure').textContent()).toMatch(/[\d.]+% of the triggered images still sit in a cluster of their own/);
+    expect(await page.locator('#merge-chart svg').count()).toBeGreaterThan(0);
     expect(await page.getByTestId('result').locator('table.results:not(.per-class) tbody tr').count(), log.join('\n')).toBe(2);
     // One evaluation, stated: the same images before and after, per class too.
     expect(await page.getByTestId('measured-on').textContent()).toMatch(/^On the same 20 of the 1,000 evaluation images .* before and after, drawn with seed 0/);

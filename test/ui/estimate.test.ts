@@ -22,7 +22,7 @@ describe('estimateRun', () => {
     // trained at 100/s plus twice that forward; evaluations at 400/s
     const inv = (8 * 32 * 32) / 150;
     const pur = (2 * 32 * 32) / 100 + (2 * 2 * 32 * 32) / 400;
-    const evals = (2 * 1000 + 2 * 20 * 10 + 2 * 2 * 200 + 2 * 20 * 10 * 2 + 2 * 1000) / 400;
+    const evals = (2 * 1000 + 2 * 50 * 10 + 2 * 2 * 200 + 2 * 50 * 10 * 2 + 2 * 1000) / 400; // 50 probes per class and their copies
     expect(quick.atMost).toBeCloseTo(inv + pur + evals, 6);
     expect(quick.typical).toBeCloseTo(quick.atMost - (3 * 32 * 32) / 150, 6);
     expect(paper.typical).toBe(paper.atMost); // no convergence test: the whole budget

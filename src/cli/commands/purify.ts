@@ -168,7 +168,7 @@ async function purifyInto(
         scale: choiceOption(values['det-scale'], 'det-scale', ['linear', 'log'] as const, 'linear'),
       },
       evalSize: intOption(values['eval-size'], 'eval-size', pre.evalSize, 0),
-      probePerClass: 0,
+      // Probe features (the config's default probes per class, from --test) feed the merge figure in report.json.
     });
     input.purifyBn = choiceOption(values.bn, 'bn', ['train', 'frozen'] as const, 'train');
     if (choiceOption(values.augment, 'augment', ['on', 'off'] as const, 'on') === 'off') input.augment = { padding: 0, flip: false };
@@ -204,7 +204,7 @@ async function purifyInto(
       } else if (e.type === 'purify-epoch') {
         const { type: _t, ...rest } = e;
         epochs.push(rest);
-        if (e.ba !== null) process.stderr.write(`  ${e.stage} epoch ${e.epoch}: loss ${e.loss.toFixed(4)} BA ${pct(e.ba)} ASR ${pct(e.asrTrue)} ASR(inverted) ${pct(e.asrInverted)} (${e.nClean} test images)\n`);
+        if (e.ba !== null) process.stderr.write(`  ${e.stage} epoch ${e.epoch}: loss ${e.loss.toFixed(4)} BA ${pct(e.ba)} ASR ${pct(e.asrTrue)} ASR(inverted) ${pct(e.asrInverted)} (${e.nClean} test images)${e.merge ? ` merge: isolated ${pct(e.merge.isolated)} own ${pct(e.merge.own)} target ${pct(e.merge.target)}` : ''}\n`);
       } else if (e.type === 'detection-result') {
         process.stderr.write(`  detection: L1 ${e.l1.map((v) => v.toFixed(1)).join(' ')}; flagged ${e.flagged ?? 'none'}\n`);
       } else if (e.type === 'notice') {
@@ -247,6 +247,10 @@ async function purifyInto(
         before: point(before),
         after: point(after),
         subsetEval: { before: summary.before, after: summary.after },
+        // Merge figure (engine/defense/merge.ts): share of triggered probes whose 10 nearest probes (cosine, 64-d
+        // features) are mostly triggered, whose 10 nearest clean probes are mostly of their own class / the target,
+        // and the clean probes' own share; per epoch in `epochs`.
+        merge: { before: summary.before?.merge ?? null, after: summary.after?.merge ?? null },
         epochs,
         timings: summary.timings,
         totalSeconds: summary.totalSeconds,
@@ -261,6 +265,9 @@ async function purifyInto(
         if (trigger) console.log(`trigger  mask L1 ${trigger.maskL1.toFixed(2)}, attack rate ${pct(trigger.attackRate)}, ${trigger.epochs} epochs, ${trigger.steps} steps${trigger.converged ? ' (converged)' : trigger.stoppedEarly ? ' (early stop)' : ''}`);
         console.log(`before   BA ${pct(before.ba)}  ASR ${attack ? pct(before.asr) : '-'}`);
         console.log(`after    BA ${pct(after.ba)}  ASR ${attack ? pct(after.asr) : '-'}  (${attackName}, ${test.n} test images)`);
+        const mb = summary.before?.merge;
+        const ma = summary.after?.merge;
+        if (mb && ma) console.log(`merge    triggered probes in their own cluster ${pct(mb.isolated)} -> ${pct(ma.isolated)}; among clean probes mostly own class ${pct(mb.own)} -> ${pct(ma.own)}, target ${pct(mb.target)} -> ${pct(ma.target)} (clean probes ${pct(mb.clean)} -> ${pct(ma.clean)}; ${ma.k}-NN cosine on ${ma.nTriggered} triggered / ${ma.nClean} clean probes)`);
         const delta = (i: number) => 100 * (after.perClass[i] - before.perClass[i]);
         console.log(`per class ${test.classNames.map((c, i) => `${c} ${pct(after.perClass[i])} (${delta(i) >= 0 ? '+' : ''}${delta(i).toFixed(1)})`).join(', ')}`);
         console.log(`time     ${summary.timings.map((t) => `${t.stage} ${t.seconds.toFixed(1)} s${t.imagesPerSecond ? ` (${t.imagesPerSecond.toFixed(0)} img/s)` : ''}`).join(', ')} on ${tf.getBackend()}`);

@@ -177,7 +177,7 @@ export const DEFAULT_CONFIG: Readonly<DefenseConfig> = Object.freeze({
   evalEvery: 1,
   evalSize: 1000,
   evalFinalSize: null,
-  probePerClass: 30,
+  probePerClass: 50,
   probeEvery: 1,
 } satisfies DefenseConfig);
 

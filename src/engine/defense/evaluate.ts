@@ -1,15 +1,16 @@
 /**
  * Measurements during a defense run: BA and ASR on a fixed evaluation subset (ASR with the true attack when the
  * caller knows it, and with the inverted trigger), and penultimate features of a fixed probe set (clean images of
- * every class plus triggered copies) for a live t-SNE.
+ * every class plus triggered copies) for a live t-SNE, with their merge figure (./merge.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { batches, type Dataset, indicesByClass, subset } from '../data/dataset';
 import { evaluateBackdoor, type LabeledImages, type PixelTransform, predict } from '../metrics';
 import { forward } from '../model/wrn';
 import type { Rng } from '../random';
-import type { EvalPoint, ProbeFeaturesEvent } from './events';
+import type { DefenseStage, EvalPoint, ProbeFeaturesEvent } from './events';
 import type { TriggerTensors } from './invert';
+import { mergeFigure } from './merge';
 
 /** Images per evaluation / probe batch. */
 const EVAL_BATCH = 128;
@@ -95,6 +96,8 @@ export interface ProbePlan {
   transform: PixelTransform | null;
   labels: Int32Array;
   triggered: Uint8Array;
+  /** The class the triggered copies were made for (null without copies). */
+  target: number | null;
 }
 
 /**
@@ -142,7 +145,7 @@ export function makeProbePlan(
   labels.set(clean.labels);
   if (toTrigger) labels.set(toTrigger.labels, clean.n);
   const triggered = new Uint8Array(clean.n + nT).fill(1, clean.n);
-  return { clean, toTrigger, trigger, transform, labels, triggered };
+  return { clean, toTrigger, trigger, transform, labels, triggered, target: toTrigger ? target : null };
 }
 
 async function featuresOf(model: tf.LayersModel, ds: Dataset, transform: PixelTransform | null, out: Float32Array, offset: number): Promise<number> {
@@ -157,6 +160,16 @@ async function featuresOf(model: tf.LayersModel, ds: Dataset, transform: PixelTr
     f.dispose();
   }
   return dim;
+}
+
+/**
+ * The probe-features event of `model`: penultimate features [N, D] of the probe set (clean rows first, then
+ * triggered copies, inference mode) and their merge figure.
+ */
+export async function probeEvent(model: tf.LayersModel, plan: ProbePlan, inverted: TriggerTensors | null, stage: DefenseStage, epoch: number): Promise<ProbeFeaturesEvent> {
+  const { features, dim } = await probeFeatures(model, plan, inverted);
+  const merge = mergeFigure(features, dim, plan.labels, plan.triggered, plan.target);
+  return { type: 'probe-features', stage, epoch, features, dim, labels: plan.labels.slice(), triggered: plan.triggered.slice(), trigger: plan.trigger, merge };
 }
 
 /** Penultimate features [N, D] of the probe set (clean rows first, then triggered copies), inference mode. */

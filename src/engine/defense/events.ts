@@ -7,6 +7,9 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { DefenseConfig, DefenseMethod } from './config';
 import type { StagePlan } from './plan';
+import type { MergeFigure } from './merge';
+
+export type { MergeFigure } from './merge';
 
 /** Parts of a run, in the order they can happen. */
 export type DefenseStage = 'evaluate' | 'detect' | 'invert' | 'teacher' | 'purify' | 'correct';
@@ -169,6 +172,8 @@ export interface EvalPoint {
   nAsr: number;
   /** Accuracy per class on the same clean images (NaN for a class with none there); absent where not measured. */
   perClass?: number[];
+  /** Where the triggered probes' features sit (own class / target), when probe features were taken with this point. */
+  merge?: MergeFigure | null;
 }
 
 /** End of a training epoch. */
@@ -197,6 +202,8 @@ export interface ProbeFeaturesEvent {
   triggered: Uint8Array;
   /** Which trigger made the copies. */
   trigger: 'true' | 'inverted' | 'none';
+  /** The merge figure of these features (null without triggered copies). */
+  merge: MergeFigure | null;
 }
 
 /** BA / ASR before or after the defense, on the evaluation subset. */

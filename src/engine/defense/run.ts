@@ -15,7 +15,7 @@ import { ftStageLoss, nadStageLoss, ncStageLoss, wrnGroupOutputs } from './basel
 import { type DefenseConfig, type DefenseConfigInput, needsTrigger, resolveConfig } from './config';
 import { type AbortSignalLike, DefenseAbortError, isAbortError, RunControl } from './control';
 import { detectTarget } from './detect';
-import { evaluatePoint, makeEvalPlan, makeProbePlan, probeFeatures, type ProbePlan, type TrueTrigger } from './evaluate';
+import { evaluatePoint, makeEvalPlan, makeProbePlan, probeEvent, type ProbePlan, type TrueTrigger } from './evaluate';
 import type { DefenseEvent, DefenseResult, DefenseStage, DetectionReport, EvalPoint, InvertedTrigger, StageTiming } from './events';
 import { invertTrigger, TriggerTensors } from './invert';
 import { mclStageLoss, positiveStageLoss } from './mcl';
@@ -159,16 +159,15 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
     const finalPlan = cfg.evalFinalSize === null || cfg.evalFinalSize === cfg.evalSize ? plan : makeEvalPlan(deps.evalSet, cfg.evalFinalSize, deps.trueTrigger, trueTarget, rng.fork('eval'));
     const probe: ProbePlan | null =
       cfg.probePerClass > 0 ? makeProbePlan(deps.evalSet ?? clean, cfg.probePerClass, deps.trueTrigger, trueTarget, invTarget, rng.fork('probe')) : null;
-    const probeEvent = async (m: tf.LayersModel, stage: DefenseStage, epoch: number): Promise<DefenseEvent> => {
-      const { features, dim } = await probeFeatures(m, probe!, trig);
-      // Copies of the plan's arrays: each event owns its arrays, and the worker transfers (detaches) them.
-      return { type: 'probe-features', stage, epoch, features, dim, labels: probe!.labels.slice(), triggered: probe!.triggered.slice(), trigger: probe!.trigger };
-    };
+    // The latest merge figure rides on the evaluation point taken with it (before, per epoch, after).
+    let lastMerge: EvalPoint['merge'] = null;
 
     yield begin('evaluate', 0);
-    const before: EvalPoint = await evaluatePoint(model, finalPlan, trig, invTarget, deps.signal);
+    const probeBefore = probe ? await probeEvent(model, probe, trig, 'purify', -1) : null;
+    lastMerge = probeBefore?.merge ?? null;
+    const before: EvalPoint = { ...(await evaluatePoint(model, finalPlan, trig, invTarget, deps.signal)), ...(probe ? { merge: lastMerge } : {}) };
     yield { type: 'evaluation', when: 'before', ...before };
-    if (probe) yield await probeEvent(model, 'purify', -1);
+    if (probeBefore) yield probeBefore;
     yield end('evaluate');
 
     purified = await cloneModel(model);
@@ -178,7 +177,12 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
       async function* (epoch: number, isLast: boolean): AsyncGenerator<DefenseEvent, EvalPoint | null, void> {
         lastPoint = null;
         if (cfg.evalEvery > 0 && (isLast || (epoch + 1) % cfg.evalEvery === 0)) lastPoint = await evaluatePoint(p, plan, trig, invTarget, deps.signal);
-        if (probe && (isLast || (cfg.probeEvery > 0 && (epoch + 1) % cfg.probeEvery === 0))) yield await probeEvent(p, stage, epoch);
+        if (probe && (isLast || (cfg.probeEvery > 0 && (epoch + 1) % cfg.probeEvery === 0))) {
+          const e = await probeEvent(p, probe, trig, stage, epoch);
+          lastMerge = e.merge;
+          if (lastPoint) lastPoint = { ...lastPoint, merge: e.merge };
+          yield e;
+        }
         return lastPoint;
       };
     const train = async function* (stage: DefenseStage, m: tf.LayersModel, epochs: number, lr: DefenseConfig['lr'], loss: StageLoss, evaluate: boolean) {
@@ -207,7 +211,7 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
       teacher = null;
     }
 
-    const after: EvalPoint = (finalPlan === plan ? lastPoint : null) ?? (await evaluatePoint(p, finalPlan, trig, invTarget, deps.signal));
+    const after: EvalPoint = (finalPlan === plan ? lastPoint : null) ?? { ...(await evaluatePoint(p, finalPlan, trig, invTarget, deps.signal)), ...(probe ? { merge: lastMerge } : {}) };
     yield { type: 'evaluation', when: 'after', ...after };
     const { mask: _m, pattern: _p, ...inversion } = trigger ?? { mask: null, pattern: null };
     const summary = {

@@ -1,4 +1,4 @@
-/** Types for tsne-js 1.0.3 (the parts this project uses). */
+/** Types for tsne-js 1.0.3 (the parts this project uses): the reference the engine t-SNE is tested and benchmarked against. */
 declare module 'tsne-js' {
   export default class TSNE {
     constructor(config: { dim?: number; perplexity?: number; earlyExaggeration?: number; learningRate?: number; nIter?: number; metric?: string });

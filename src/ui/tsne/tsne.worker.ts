@@ -1,14 +1,17 @@
 /// <reference lib="webworker" />
-/** The t-SNE worker: one refresh per message, so the live embedding never blocks the page or the engine. */
-import { embed, type EmbedRequest } from './embed';
+/** The t-SNE worker: one refresh per message (the engine's t-SNE), so the live map never blocks the page or the engine. */
+import { embed } from '../../engine/tsne/embed';
+import type { TsneMessage, TsneReply } from './tsneClient';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
-scope.onmessage = (e: MessageEvent<EmbedRequest & { id: number }>) => {
+scope.onmessage = (e: MessageEvent<TsneMessage>) => {
+  const { id, ...req } = e.data;
   try {
     const t0 = performance.now();
-    const embedding = embed(e.data);
-    scope.postMessage({ id: e.data.id, embedding, ms: performance.now() - t0 }, [embedding.buffer]);
+    const r = embed(req);
+    const reply: TsneReply = { id, embedding: r.embedding, kl: r.kl, iterations: r.iterations, ms: performance.now() - t0 };
+    scope.postMessage(reply, [r.embedding.buffer]);
   } catch (err) {
-    scope.postMessage({ id: e.data.id, error: err instanceof Error ? err.message : String(err) });
+    scope.postMessage({ id, error: err instanceof Error ? err.message : String(err) } satisfies TsneReply);
   }
 };

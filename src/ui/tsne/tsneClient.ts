@@ -2,13 +2,21 @@
  * The page's handle on the t-SNE worker. Keeps at most one refresh in flight and one waiting (the newest), so a
  * slow embedding never queues up stale epochs. Falls back to the main thread when the worker cannot start.
  */
-import type { EmbedRequest } from './embed';
+import type { EmbedRequest } from '../../engine/tsne/embed';
 
-type Done = (r: { embedding: Float64Array; ms: number } | { error: string }) => void;
+/** A request as it crosses to the worker. */
+export type TsneMessage = EmbedRequest & { id: number };
+/** The worker's answer: the layout, or why there is none. */
+export type TsneReply = { id: number } & ({ embedding: Float64Array; kl: number; iterations: number; ms: number } | { error: string });
+/** What a caller gets back. */
+export type TsneResult = { embedding: Float64Array; kl: number; iterations: number; ms: number } | { error: string };
+
+type Done = (r: TsneResult) => void;
 
 export class TsneClient {
   private worker: Worker | null = null;
   private busy = false;
+  private disposed = false;
   private waiting: { req: EmbedRequest; done: Done } | null = null;
   private nextId = 1;
   private callbacks = new Map<number, Done>();
@@ -16,11 +24,12 @@ export class TsneClient {
   constructor() {
     try {
       this.worker = new Worker(new URL('./tsne.worker.ts', import.meta.url), { type: 'module' });
-      this.worker.onmessage = (e) => {
-        const cb = this.callbacks.get(e.data.id);
-        this.callbacks.delete(e.data.id);
+      this.worker.onmessage = (e: MessageEvent<TsneReply>) => {
+        const { id, ...result } = e.data;
+        const cb = this.callbacks.get(id);
+        this.callbacks.delete(id);
         this.busy = false;
-        cb?.(e.data);
+        cb?.(result);
         this.pump();
       };
     } catch {
@@ -30,26 +39,28 @@ export class TsneClient {
 
   /** Requests an embedding; a newer request replaces one still waiting (its callback is never called). */
   request(req: EmbedRequest, done: Done): void {
+    if (this.disposed) return;
     this.waiting = { req, done };
     this.pump();
   }
 
   private pump(): void {
-    if (this.busy || !this.waiting) return;
+    if (this.busy || !this.waiting || this.disposed) return;
     const { req, done } = this.waiting;
     this.waiting = null;
     this.busy = true;
     if (this.worker) {
       const id = this.nextId++;
       this.callbacks.set(id, done);
-      this.worker.postMessage({ ...req, id });
+      this.worker.postMessage({ ...req, id } satisfies TsneMessage);
     } else {
-      void import('./embed').then(({ embed }) => {
+      void import('../../engine/tsne/embed').then(({ embed }) => {
         const t0 = performance.now();
         try {
-          done({ embedding: embed(req), ms: performance.now() - t0 });
+          const r = embed(req);
+          if (!this.disposed) done({ ...r, ms: performance.now() - t0 });
         } catch (e) {
-          done({ error: (e as Error).message });
+          if (!this.disposed) done({ error: (e as Error).message });
         }
         this.busy = false;
         this.pump();
@@ -57,9 +68,11 @@ export class TsneClient {
     }
   }
 
-  /** Drops any waiting request and stops the worker. */
+  /** Drops any waiting request and stops the worker; later requests are ignored. */
   dispose(): void {
+    this.disposed = true;
     this.waiting = null;
+    this.callbacks.clear();
     this.worker?.terminate();
     this.worker = null;
   }
