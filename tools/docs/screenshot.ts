@@ -1,6 +1,7 @@
 /**
  * Takes the README's screenshot of a finished run: builds the site, serves it, runs Purify in headless Chromium
- * with the settings in QUERY, and saves docs/finished-run.png when the result appears.
+ * at the page's defaults (the class demo) or with the settings in QUERY, and saves docs/finished-run.png when the
+ * result appears.
  *
  * Run: npm run docs:screenshot [-- "?backend=wasm&..."]
  */
@@ -9,7 +10,8 @@ import { chromium } from 'playwright-core';
 import { build, preview } from 'vite';
 import { repoRoot } from '../../src/platform/node/paths';
 
-const query = process.argv[2] ?? '?backend=wasm&cleanLimit=1000&invEpochs=30&epochs=5&evalSize=300&probe=15';
+// The page's defaults: the class demo preset, on the backend the page chooses by timing.
+const query = process.argv[2] ?? '';
 await build({ logLevel: 'warn' });
 const server = await preview({ preview: { port: 0, host: '127.0.0.1' }, logLevel: 'warn' });
 const address = server.httpServer.address();
