@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { registerWasmTrainingKernels } from '../../engine/kernels/wasmTraining';
+import { registerWebGPUKernels, unregisterWebGPUKernels } from '../../engine/kernels/webgpu/register';
 import { type BackendCandidate, type BackendName, type BackendReport, selectBackend } from '../selectBackend';
 import { prepareNodeWebGPU } from './webgpu';
 
@@ -27,8 +28,9 @@ export const NODE_BACKENDS: readonly BackendName[] = ['wasm', 'cpu', 'webgpu'];
 /**
  * Activates the best Node backend ('wasm', else 'cpu'), or exactly `only` when given.
  * @param only 'wasm', 'cpu' or 'webgpu' to force one (tests use 'cpu' for exact float32 arithmetic)
+ * @param opts.webgpuKernels false keeps tfjs-backend-webgpu's stock kernels (benchmarks and tests compare)
  */
-export async function initNodeBackend(only?: BackendName): Promise<BackendReport> {
+export async function initNodeBackend(only?: BackendName, opts: { webgpuKernels?: boolean } = {}): Promise<BackendReport> {
   if (only && !NODE_BACKENDS.includes(only)) {
     throw new Error(`unknown backend "${only}"; expected one of: ${NODE_BACKENDS.join(', ')}`);
   }
@@ -52,6 +54,8 @@ export async function initNodeBackend(only?: BackendName): Promise<BackendReport
       name: 'webgpu',
       prepare: async () => {
         adapter = (await prepareNodeWebGPU()).adapter;
+        if (opts.webgpuKernels === false) unregisterWebGPUKernels();
+        else registerWebGPUKernels();
       },
     });
   }
@@ -66,7 +70,7 @@ export async function initNodeBackend(only?: BackendName): Promise<BackendReport
     const threads = b.wasm?._getThreadsCount?.() ?? 1;
     report.detail = `XNNPACK, ${threads} thread${threads === 1 ? '' : 's'}`;
   } else if (report.backend === 'webgpu') {
-    report.detail = adapter;
+    report.detail = `${adapter}, ${opts.webgpuKernels === false ? 'stock kernels' : "with the project's WGSL kernels"}`;
   }
   return report;
 }
