@@ -28,23 +28,17 @@ function batchNormGrad(stock: GradConfig): GradConfig {
     if (mean.rank !== 1 || variance.rank !== 1 || (scale != null && scale.rank !== 1) || x.rank < 2 || dy.dtype !== 'float32') return null;
     const eps = (attrs as { varianceEpsilon: number }).varianceEpsilon;
     const C = x.shape[x.rank - 1];
-    const invStd = () => rsqrt(add(variance, scalar(eps))); // [C]
-    const g = () => (scale == null ? invStd() : mul(scale, invStd())); // [C]
-    // tfjs runs each thunk in its own tidy, so the stats cannot be shared between thunks: each computes them
-    // (one split reduction over dy and x, two dispatches).
-    const row = (r: number) => {
-      const stats = engine().runKernel(BN_GRAD_STATS, { dy, x, mean }) as Tensor; // [2, C]
-      return reshape(slice(stats, [r, 0], [1, C]), [C]);
-    };
+    // Shared by the thunks, so made here, in the backward pass's scope (tfjs runs each thunk in its own tidy and
+    // frees everything when the backward pass ends). The stats cost two dispatches even when only dx is wanted.
+    const invStd = rsqrt(add(variance, scalar(eps))); // [C]
+    const g = scale == null ? invStd : mul(scale, invStd); // [C]
+    const stats = engine().runKernel(BN_GRAD_STATS, { dy, x, mean }) as Tensor; // [2, C]: sum(dy), S
+    const row = (r: number) => reshape(slice(stats, [r, 0], [1, C]), [C]);
     return {
-      x: () => mul(dy, g()),
-      mean: () => neg(mul(g(), row(0))),
-      variance: () => {
-        const s = invStd();
-        const k = mul(mul(mul(s, s), s), scalar(-0.5));
-        return mul(scale == null ? k : mul(k, scale), row(1));
-      },
-      scale: () => mul(invStd(), row(1)),
+      x: () => mul(dy, g), // [..., C] * [C]
+      mean: () => neg(mul(g, row(0))),
+      variance: () => mul(mul(mul(mul(invStd, invStd), scale == null ? invStd : mul(invStd, scale)), scalar(-0.5)), row(1)),
+      scale: () => mul(invStd, row(1)),
       offset: () => reshape(row(0), mean.shape),
     };
   });
