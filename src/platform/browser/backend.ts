@@ -8,6 +8,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import { registerWebGPUKernels } from '../../engine/kernels/webgpu/register';
 import { type BackendName, type BackendReport, selectBackend } from '../selectBackend';
 
 interface GpuAdapterInfo {
@@ -48,7 +49,10 @@ export async function initBrowserBackend(only?: BackendName): Promise<BackendRep
     ],
     only,
   );
-  if (report.backend === 'webgpu') report.detail = adapter;
+  if (report.backend === 'webgpu') {
+    registerWebGPUKernels(); // the project's WGSL training kernels (src/engine/kernels/webgpu)
+    report.detail = adapter;
+  }
   else if (report.backend === 'webgl') report.detail = `WebGL ${tf.env().getNumber('WEBGL_VERSION')}`;
   else if (report.backend === 'wasm') report.detail = 'SIMD, one thread, with the project\'s training kernels';
   return report;
