@@ -1,6 +1,7 @@
 """PyTorch CUDA reference for `npm run bench:train -- --backend webgpu`: WRN-16-1 forward and training images/s on
 the GPU, the same model and step as tools/bench/torch_train_bench.py (the CPU reference):
-  python3 tools/bench/torch_cuda_bench.py --batch 64 [--warmup 5] [--steps 20]
+  python3 tools/bench/torch_cuda_bench.py --batch 64 [--warmup 5] [--steps 20] [--device cuda]
+(--device cpu runs the same code on the CPU, to check the script where there is no GPU.)
 Prints one JSON object on stdout: {"torch", "device", "batch", "forward_img_s", "train_img_s", "forward_ms", "train_ms"}.
 Forward: eval mode under no_grad. Training step: train-mode forward, cross-entropy, backward, SGD momentum 0.9
 (weight decay 1e-4). Each timed step ends with torch.cuda.synchronize(); images/s use the median step.
@@ -20,15 +21,20 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 from tools.torchref.wrn import WideResNet  # noqa: E402
 
 
-def timed(fn, warmup, steps):
+def sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, warmup, steps, dev):
     for _ in range(warmup):
         fn()
-    torch.cuda.synchronize()
+    sync(dev)
     out = []
     for _ in range(steps):
         t0 = time.perf_counter()
         fn()
-        torch.cuda.synchronize()
+        sync(dev)
         out.append((time.perf_counter() - t0) * 1000)
     return out
 
@@ -38,11 +44,12 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--device", default="cuda")
     args = ap.parse_args()
-    if not torch.cuda.is_available():
+    dev = torch.device(args.device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
         print("torch.cuda.is_available() is False", file=sys.stderr)
         sys.exit(3)
-    dev = torch.device("cuda")
     torch.manual_seed(0)
     model = WideResNet(16, 1, 10).to(dev)
     x = torch.rand(args.batch, 3, 32, 32, device=dev)
@@ -60,13 +67,13 @@ def main():
         opt.step()
 
     model.eval()
-    fwd = timed(forward, args.warmup, args.steps)
+    fwd = timed(forward, args.warmup, args.steps, dev)
     model.train()
-    trn = timed(train_step, args.warmup, args.steps)
+    trn = timed(train_step, args.warmup, args.steps, dev)
     rate = lambda ms: args.batch * 1000.0 / statistics.median(ms)  # noqa: E731
     print(json.dumps({
         "torch": torch.__version__,
-        "device": torch.cuda.get_device_name(0),
+        "device": torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu",
         "batch": args.batch,
         "forward_img_s": round(rate(fwd), 1),
         "train_img_s": round(rate(trn), 1),

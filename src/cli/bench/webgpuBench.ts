@@ -116,11 +116,22 @@ async function measure(batch: number, o: Options): Promise<Result> {
   return { batch, forward: (batch * 1000) / median(f), train: (batch * 1000) / median(t), stepMs: median(t), dispatches, kernels, leaked };
 }
 
-/** PyTorch CUDA at `batch`, or why it did not run. */
-function torchCuda(batch: number, o: Options): { forward: number; train: number; device: string; torch: string } | string {
-  const py = 'python3';
-  const probe = spawnSync(py, ['-c', 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 3)'], { encoding: 'utf8' });
-  if (probe.status !== 0) return probe.status === 3 ? 'skipped: torch.cuda.is_available() is False' : `skipped: ${py} cannot import torch`;
+/** Pythons tried for PyTorch, in order: the one on PATH, then Debian's (python3-torch installs there). */
+const PYTHONS = ['python3', '/usr/bin/python3'];
+
+/** The first python that imports torch and sees CUDA, or why there is none. */
+function cudaPython(): { py: string } | string {
+  let why = `none of ${PYTHONS.join(', ')} can import torch`;
+  for (const py of PYTHONS) {
+    const probe = spawnSync(py, ['-c', 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 3)'], { encoding: 'utf8' });
+    if (probe.status === 0) return { py };
+    if (probe.status === 3) why = `torch.cuda.is_available() is False (${py})`;
+  }
+  return `skipped: ${why}`;
+}
+
+/** PyTorch CUDA at `batch` with python `py`, or why it did not run. */
+function torchCuda(py: string, batch: number, o: Options): { forward: number; train: number; device: string; torch: string } | string {
   const script = path.join(process.cwd(), 'tools/bench/torch_cuda_bench.py');
   const r = spawnSync(py, [script, '--batch', String(batch), '--warmup', String(Math.max(5, o.warmup)), '--steps', String(Math.max(20, o.steps))], { encoding: 'utf8' });
   if (r.status !== 0) return `failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`;
@@ -152,7 +163,8 @@ export async function runWebGPUBench(argv: string[]): Promise<void> {
     }
   }
   await initNodeBackend('webgpu', { webgpuKernels: true });
-  const torch = o.torch ? o.batches.map((b) => torchCuda(b, o)) : o.batches.map(() => 'skipped: --no-torch');
+  const cuda = o.torch ? cudaPython() : 'skipped: --no-torch';
+  const torch = o.batches.map((b) => (typeof cuda === 'string' ? cuda : torchCuda(cuda.py, b, o)));
 
   console.log('| run | batch | forward img/s | train img/s | ms/step | dispatches/step | kernel calls/step | tensors after steps |');
   console.log('|---|---|---|---|---|---|---|---|');
