@@ -1,7 +1,7 @@
 /**
  * WebGPU in Node: Dawn (the WebGPU implementation inside Chrome) through the `webgpu` npm package, set up as
  * `navigator.gpu` for tfjs-backend-webgpu. The package is an optional dependency: it ships Dawn prebuilt
- * (~30 MB per platform) and only the `MCLDEF_BACKEND=webgpu` path needs it.
+ * for five platforms (~130 MB unpacked) and only the `MCLDEF_BACKEND=webgpu` path needs it.
  *
  * Dawn loads the Vulkan loader `libvulkan.so.1` with dlopen. Without a system Vulkan loader (no GPU driver),
  * Debian's chromium ships one next to SwiftShader's software Vulkan driver; Node must then start with

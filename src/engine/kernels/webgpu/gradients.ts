@@ -33,13 +33,14 @@ function batchNormGrad(stock: GradConfig): GradConfig {
     const invStd = rsqrt(add(variance, scalar(eps))); // [C]
     const g = scale == null ? invStd : mul(scale, invStd); // [C]
     const stats = engine().runKernel(BN_GRAD_STATS, { dy, x, mean }) as Tensor; // [2, C]: sum(dy), S
-    const row = (r: number) => reshape(slice(stats, [r, 0], [1, C]), [C]);
+    const sumDy = reshape(slice(stats, [0, 0], [1, C]), [C]);
+    const S = reshape(slice(stats, [1, 0], [1, C]), [C]);
     return {
       x: () => mul(dy, g), // [..., C] * [C]
-      mean: () => neg(mul(g, row(0))),
-      variance: () => mul(mul(mul(mul(invStd, invStd), scale == null ? invStd : mul(invStd, scale)), scalar(-0.5)), row(1)),
-      scale: () => mul(invStd, row(1)),
-      offset: () => reshape(row(0), mean.shape),
+      mean: () => neg(mul(g, sumDy)),
+      variance: () => mul(mul(mul(mul(invStd, invStd), scale == null ? invStd : mul(invStd, scale)), scalar(-0.5)), S),
+      scale: () => mul(invStd, S),
+      offset: () => reshape(sumDy, mean.shape),
     };
   });
 }
