@@ -49,21 +49,27 @@ function parseOptions(argv: string[]): Options {
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toFixed(3));
 
-/** Counts the backend's program dispatches while `f` runs. */
-async function countDispatches(f: () => Promise<unknown>): Promise<number> {
-  const b = tf.backend() as unknown as { runWebGPUProgram: (...a: unknown[]) => unknown };
+interface Program {
+  shaderKey: string;
+  constructor: { name: string };
+}
+
+/** Counts the backend's program dispatches while `f` runs, by program (the project's by their key prefix). */
+async function countDispatches(f: () => Promise<unknown>): Promise<Map<string, number>> {
+  const b = tf.backend() as unknown as { runWebGPUProgram: (p: Program, ...a: unknown[]) => unknown };
   const orig = b.runWebGPUProgram;
-  let n = 0;
-  b.runWebGPUProgram = function (this: unknown, ...a: unknown[]) {
-    n++;
-    return orig.apply(this, a);
+  const byProgram = new Map<string, number>();
+  b.runWebGPUProgram = function (this: unknown, p: Program, ...a: unknown[]) {
+    const name = p.shaderKey.startsWith('mcl_') ? p.shaderKey.split('_').slice(0, 2).join('_') : p.constructor.name;
+    byProgram.set(name, (byProgram.get(name) ?? 0) + 1);
+    return orig.call(this, p, ...a);
   };
   try {
     await f();
   } finally {
     b.runWebGPUProgram = orig;
   }
-  return n;
+  return byProgram;
 }
 
 interface Result {
@@ -72,6 +78,7 @@ interface Result {
   train: number;
   stepMs: number;
   dispatches: number;
+  byProgram: Map<string, number>;
   kernels: number;
   leaked: number;
 }
@@ -107,13 +114,14 @@ async function measure(batch: number, o: Options): Promise<Result> {
   const n0 = tf.memory().numTensors;
   const t = t0.concat(await time(step, 0, o.steps));
   const leaked = tf.memory().numTensors - n0;
-  const dispatches = await countDispatches(step);
+  const byProgram = await countDispatches(step);
+  const dispatches = [...byProgram.values()].reduce((a, v) => a + v, 0);
   const prof = await tf.profile(step);
   const kernels = prof.kernels.filter((k) => !k.name.endsWith('__op')).length;
   tf.dispose([x, y]);
   opt.dispose();
   model.dispose();
-  return { batch, forward: (batch * 1000) / median(f), train: (batch * 1000) / median(t), stepMs: median(t), dispatches, kernels, leaked };
+  return { batch, forward: (batch * 1000) / median(f), train: (batch * 1000) / median(t), stepMs: median(t), dispatches, byProgram, kernels, leaked };
 }
 
 /** Pythons tried for PyTorch, in order: the one on PATH, then Debian's (python3-torch installs there). */
@@ -174,6 +182,10 @@ export async function runWebGPUBench(argv: string[]): Promise<void> {
     const t = torch[i];
     if (typeof t !== 'string') console.log(`| PyTorch ${t.torch} CUDA (${t.device}) | ${o.batches[i]} | ${fmt(t.forward)} | ${fmt(t.train)} | ${((o.batches[i] * 1000) / t.train).toFixed(2)} | - | - | - |`);
   }
+  const top = (r: Result) => [...r.byProgram].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
+  console.log(`\ndispatches of one training step by program (batch ${o.batches[0]}; mcl_* are the project's):`);
+  console.log(`  project kernels: ${top(ours[0])}`);
+  if (stock[0]) console.log(`  stock kernels:   ${top(stock[0])}`);
   console.log('');
   for (let i = 0; i < o.batches.length; i++) {
     const t = torch[i];

@@ -16,7 +16,7 @@ describe('the Node WebGPU path explains failures in one line', () => {
   });
 
   it.skipIf(!noSystemVulkan)('says there is no adapter and how to get SwiftShader\'s, when Vulkan cannot load', () => {
-    const env = { ...process.env, MCLDEF_BACKEND: 'webgpu' };
+    const env: NodeJS.ProcessEnv = { ...process.env, MCLDEF_BACKEND: 'webgpu' };
     delete env.LD_LIBRARY_PATH;
     delete env.VK_ICD_FILENAMES;
     const r = spawnSync(process.execPath, ['bin/mcldef.js', 'eval', '--model', 'models/badnets', '--data', 'nowhere'], { env, encoding: 'utf8' });
