@@ -1,4 +1,8 @@
 import { defineConfig } from 'vitest/config';
+import { useSwiftShaderIfNoVulkan } from './test/engine/kernels/webgpu/swiftshaderEnv';
+
+// WebGPU tests on SwiftShader where there is no GPU: set before the workers fork (see the helper).
+useSwiftShaderIfNoVulkan();
 
 export default defineConfig({
   test: {

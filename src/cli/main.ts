@@ -20,7 +20,7 @@ const commands: Record<string, { help: string; run: (argv: string[]) => Promise<
   convert: { help: convertHelp, run: runConvert },
 };
 
-const usage = `usage: mcldef <command> [options]     (MCLDEF_BACKEND=wasm|cpu forces a backend)
+const usage = `usage: mcldef <command> [options]     (MCLDEF_BACKEND=wasm|cpu|webgpu forces a backend)
 
 commands:
 ${Object.values(commands).map((c) => '  ' + c.help.split('\n')[0]).join('\n')}

@@ -4,6 +4,7 @@
  * with the same thread count, in one run so the ratios share the machine's conditions.
  *
  *   npm run bench:train -- [--batch 64] [--steps 8] [--warmup 3] [--rounds 2] [--cpu-batch 4] [--no-cpu] [--no-torch] [--no-relaxed]
+ *   npm run bench:train -- --backend webgpu [--batches 64,256] ...   WebGPU against PyTorch CUDA (webgpuBench.ts)
  *
  * The wasm engine is measured twice: in this process (Node 20's V8 has no relaxed SIMD by default) and in a child
  * Node started with --experimental-wasm-relaxed-simd, which lets the project's SIMD kernels use fused
@@ -24,6 +25,7 @@ import { relaxedSimdSupported } from '../../engine/kernels/wasmHeap';
 import { registerWasmTrainingKernels, unregisterWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../../engine/kernels/wasmTraining';
 import { buildWrn, forward, WRN_16_1 } from '../../engine/model/wrn';
 import { initNodeBackend } from '../../platform/node/backend';
+import { runWebGPUBench } from './webgpuBench';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const PYTHON = '/usr/bin/python3';
@@ -209,7 +211,7 @@ function keepBest(best: Map<string, Row>, r: Row): void {
 }
 
 async function main(): Promise<void> {
-  const o = parseOptions(process.argv.slice(2));
+  const o = parseOptions(argv);
   if (o.child) {
     console.log(JSON.stringify((await measureWasm(o, false)).row));
     return;
@@ -285,7 +287,18 @@ async function main(): Promise<void> {
   console.log(`load average at the end: ${load()}`);
 }
 
-main().catch((e) => {
+/** `--backend webgpu` runs the WebGPU bench; `--backend wasm` (or none) this file's CPU bench. */
+function chosenBackend(argv: string[]): string {
+  const i = argv.indexOf('--backend');
+  if (i < 0) return 'wasm';
+  const b = argv[i + 1];
+  if (b !== 'webgpu' && b !== 'wasm') throw new Error(`--backend must be webgpu or wasm, got "${b ?? ''}"`);
+  argv.splice(i, 2);
+  return b;
+}
+
+const argv = process.argv.slice(2);
+(chosenBackend(argv) === 'webgpu' ? runWebGPUBench(argv) : main()).catch((e) => {
   console.error(e);
   process.exit(1);
 });

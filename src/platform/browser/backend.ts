@@ -12,6 +12,7 @@ import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { measureRates } from '../../engine/defense/calibrate';
 import { registerWasmTrainingKernels } from '../../engine/kernels/wasmTraining';
+import { registerWebGPUKernels } from '../../engine/kernels/webgpu/register';
 import { buildWrn, WRN_16_1 } from '../../engine/model/wrn';
 import { type BackendName, type BackendReport, selectFastestBackend } from '../selectBackend';
 
@@ -71,6 +72,8 @@ export async function initBrowserBackend(only?: BackendName): Promise<BackendRep
         prepare: async () => {
           adapter = await webgpuAdapter();
         },
+        // The project's WGSL training kernels (src/engine/kernels/webgpu), before the backend is timed.
+        afterInit: () => registerWebGPUKernels(),
         software: () => adapter.software,
         detail: () => adapter.text,
       },

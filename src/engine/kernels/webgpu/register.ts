@@ -1,0 +1,65 @@
+/**
+ * The project's WGSL kernels on tfjs-backend-webgpu (4.22), registered the way ../wasmTraining.ts registers the
+ * wasm ones: each replaces the stock kernel in front of it (../override.ts) and declines what it does not cover.
+ *
+ * | kernel                | stock webgpu                                         | here                              |
+ * |-----------------------|------------------------------------------------------|-----------------------------------|
+ * | Conv2DBackpropFilter  | one thread per filter element walks all B*OH*OW      | tiled product, split reduction (convGradients.ts) |
+ * | Conv2DBackpropInput   | tfjs's matmul-style program                          | tiled product on implicit im2col  |
+ * | FusedBatchNorm        | one pass                                             | one pass, 1-D parameters          |
+ * | Sum, Mean (leading)   | transpose, then reduce                               | split column sums, no transpose (batchNorm.ts) |
+ * | MclBatchNormGradStats | (project kernel)                                     | sum(dy), sum(dy*(x-mean)) in one read |
+ * | MclReluGrad           | (project kernel)                                     | x > 0 ? dy : 0 in one pass        |
+ * and, while webgpu is the active backend, the FusedBatchNorm, Relu, Mean and Sum gradients of gradients.ts.
+ * Imports only @tensorflow/*: the page registers them too (src/platform/browser/backend.ts).
+ */
+import { getGradient, registerGradient, registerKernel, unregisterKernel, type GradConfig, type KernelFunc } from '@tensorflow/tfjs';
+// The webgpu backend's stock kernels are registered on import; they must exist before they are wrapped below.
+import '@tensorflow/tfjs-backend-webgpu';
+import { type Override, overrideKernel } from '../override';
+import { BN_GRAD_STATS, bnGradStatsWebGPU, fusedBatchNormWebGPU, meanLeadingWebGPU, RELU_GRAD, reluGradWebGPU, sumLeadingWebGPU } from './batchNorm';
+import { conv2dBackpropFilterWebGPU, conv2dBackpropInputWebGPU } from './convGradients';
+import { WEBGPU_GRADIENTS } from './gradients';
+import { WEBGPU } from './program';
+
+/** Names of the kernels this module replaces or adds on webgpu (for profiles and docs). */
+export const WEBGPU_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'FusedBatchNorm', 'Sum', 'Mean', BN_GRAD_STATS, RELU_GRAD] as const;
+
+let overrides: Override[] | null = null;
+let stockGrads: GradConfig[] = [];
+
+/** Registers the WGSL kernels and webgpu gradients. Idempotent; works before or after the backend initializes. */
+export function registerWebGPUKernels(): void {
+  if (overrides != null) return;
+  overrides = [
+    overrideKernel('Conv2DBackpropFilter', WEBGPU, conv2dBackpropFilterWebGPU),
+    overrideKernel('Conv2DBackpropInput', WEBGPU, conv2dBackpropInputWebGPU),
+    overrideKernel('FusedBatchNorm', WEBGPU, fusedBatchNormWebGPU),
+    overrideKernel('Sum', WEBGPU, sumLeadingWebGPU),
+    overrideKernel('Mean', WEBGPU, meanLeadingWebGPU),
+  ];
+  registerKernel({ kernelName: BN_GRAD_STATS, backendName: WEBGPU, kernelFunc: bnGradStatsWebGPU as unknown as KernelFunc });
+  registerKernel({ kernelName: RELU_GRAD, backendName: WEBGPU, kernelFunc: reluGradWebGPU as unknown as KernelFunc });
+  for (const [name, make] of WEBGPU_GRADIENTS) {
+    const stock = getGradient(name);
+    if (stock == null) continue;
+    stockGrads.push(stock);
+    registerGradient(make(stock));
+  }
+}
+
+/** Puts tfjs-backend-webgpu's kernels and the previous gradients back (tests and benchmarks compare). */
+export function unregisterWebGPUKernels(): void {
+  if (overrides == null) return;
+  for (const o of overrides.reverse()) o.restore();
+  overrides = null;
+  unregisterKernel(BN_GRAD_STATS, WEBGPU);
+  unregisterKernel(RELU_GRAD, WEBGPU);
+  for (const g of stockGrads) registerGradient(g);
+  stockGrads = [];
+}
+
+/** Whether the WGSL kernels are registered now. */
+export function webgpuKernelsRegistered(): boolean {
+  return overrides != null;
+}

@@ -1,0 +1,77 @@
+/**
+ * One whole training step of a WRN with WRN-16-1's block structure (three groups of two pre-activation blocks,
+ * stride-2 3x3 convs after zero padding, 1x1 shortcuts, BatchNorm in training mode) on webgpu with the project's
+ * kernels, against cpu: loss and every gradient within 1e-4 relative; and tf.memory().numTensors flat across
+ * optimizer steps. Input 8x8 and batch 2 keep SwiftShader to seconds.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildWrn, forward, WRN_16_1 } from '../../../../src/engine/model/wrn';
+import { initNodeBackend } from '../../../../src/platform/node/backend';
+import { on, randoms, relErr, TOL, webgpuUnavailable } from './helpers';
+
+const why = await webgpuUnavailable();
+if (why) console.warn(`WebGPU kernel tests skipped: ${why}`);
+
+const cfg = { ...WRN_16_1, inputShape: [8, 8, 3] as [number, number, number] };
+const B = 2;
+
+describe.skipIf(why != null)('a WRN-16-1 training step on webgpu with the WGSL kernels', () => {
+  beforeAll(async () => {
+    await initNodeBackend('webgpu');
+  });
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('gives the loss and gradients of the cpu backend', async () => {
+    await tf.setBackend('cpu');
+    const ref = buildWrn(cfg, 5);
+    const weights = await Promise.all(ref.getWeights().map((w) => w.data()));
+    const shapes = ref.getWeights().map((w) => w.shape);
+    ref.dispose();
+    const xv = randoms(B * 8 * 8 * 3, 9).map((v) => (v + 1) / 2);
+    const run = (backend: 'webgpu' | 'cpu') =>
+      on(backend, () => {
+        const model = buildWrn(cfg, 5);
+        model.setWeights(weights.map((w, i) => tf.tensor(w, shapes[i])));
+        const x = tf.tensor(xv, [B, 8, 8, 3]) as tf.Tensor4D;
+        const y = tf.oneHot(tf.tensor1d([3, 5], 'int32'), 10);
+        const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+        const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, forward(model, x, true).logits) as tf.Scalar, vars);
+        const out = [value, ...vars.map((v) => grads[v.name])];
+        out.forEach((t) => tf.keep(t));
+        model.dispose();
+        return out;
+      });
+    const g = await run('webgpu');
+    const c = await run('cpu');
+    const errs = g.slice(1).map((v, i) => relErr(v, c[i + 1]));
+    const lossErr = relErr(g[0], c[0]);
+    console.log(`WRN step: loss webgpu ${g[0][0].toFixed(6)} cpu ${c[0][0].toFixed(6)}; worst of ${errs.length} gradients rel ${Math.max(...errs).toExponential(2)}`);
+    expect(lossErr).toBeLessThanOrEqual(TOL);
+    expect(Math.max(...errs)).toBeLessThanOrEqual(TOL);
+  });
+
+  it('leaves tf.memory().numTensors unchanged across steps', async () => {
+    await tf.setBackend('webgpu');
+    const model = buildWrn(cfg, 6);
+    const x = tf.randomUniform([B, 8, 8, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const y = tf.oneHot(tf.tensor1d([0, 1], 'int32'), 10);
+    const opt = tf.train.momentum(0.01, 0.9);
+    const step = async () => {
+      const loss = tf.tidy(() => opt.minimize(() => tf.losses.softmaxCrossEntropy(y, forward(model, x, true).logits) as tf.Scalar, true)!);
+      const v = (await loss.data())[0];
+      loss.dispose();
+      return v;
+    };
+    await step(); // creates the momentum slots
+    const n0 = tf.memory().numTensors;
+    await step();
+    await step();
+    expect(tf.memory().numTensors).toBe(n0);
+    opt.dispose();
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+});

@@ -1,0 +1,86 @@
+"""PyTorch CUDA reference for `npm run bench:train -- --backend webgpu`: WRN-16-1 forward and training images/s on
+the GPU, the same model and step as tools/bench/torch_train_bench.py (the CPU reference):
+  python3 tools/bench/torch_cuda_bench.py --batch 64 [--warmup 5] [--steps 20] [--device cuda]
+(--device cpu runs the same code on the CPU, to check the script where there is no GPU.)
+Prints one JSON object on stdout: {"torch", "device", "batch", "forward_img_s", "train_img_s", "forward_ms", "train_ms"}.
+Forward: eval mode under no_grad. Training step: train-mode forward, cross-entropy, backward, SGD momentum 0.9
+(weight decay 1e-4). Each timed step ends with torch.cuda.synchronize(); images/s use the median step.
+Exits 3 (and prints why on stderr) when CUDA is not available.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+from tools.torchref.wrn import WideResNet  # noqa: E402
+
+
+def sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, warmup, steps, dev):
+    for _ in range(warmup):
+        fn()
+    sync(dev)
+    out = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        fn()
+        sync(dev)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--device", default="cuda")
+    args = ap.parse_args()
+    dev = torch.device(args.device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        print("torch.cuda.is_available() is False", file=sys.stderr)
+        sys.exit(3)
+    torch.manual_seed(0)
+    model = WideResNet(16, 1, 10).to(dev)
+    x = torch.rand(args.batch, 3, 32, 32, device=dev)
+    y = torch.randint(0, 10, (args.batch,), device=dev)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+
+    def forward():
+        with torch.no_grad():
+            model(x)
+
+    def train_step():
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+
+    model.eval()
+    fwd = timed(forward, args.warmup, args.steps, dev)
+    model.train()
+    trn = timed(train_step, args.warmup, args.steps, dev)
+    rate = lambda ms: args.batch * 1000.0 / statistics.median(ms)  # noqa: E731
+    print(json.dumps({
+        "torch": torch.__version__,
+        "device": torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu",
+        "batch": args.batch,
+        "forward_img_s": round(rate(fwd), 1),
+        "train_img_s": round(rate(trn), 1),
+        "forward_ms": [round(v, 3) for v in fwd],
+        "train_ms": [round(v, 3) for v in trn],
+    }))
+
+
+if __name__ == "__main__":
+    main()
