@@ -74,13 +74,16 @@ export function formatSeconds(seconds: number): string {
  */
 export function runEta(run: RunView, rates: WorkRates | null, now: number, typicalInvEpochs: number): number | null {
   if (!run.plan || !rates || run.planAt < 0) return null;
+  // A stage 1 that runs past its typical length is expected to end within the next epoch (at most its budget).
+  const inverting = run.stage === 'invert' && !run.planEnded;
+  const typical = inverting ? Math.max(typicalInvEpochs, Math.floor(run.stageDone) + 1) : typicalInvEpochs;
   const secs = run.plan.map((p, j) => {
     const s = stageSeconds(p, rates);
     // A stage-1 budget beyond the typical epochs is expected to go unused while the stage runs.
     const budget = j === run.planAt ? run.stageEpochs : 0;
-    return p.stage === 'invert' && j >= run.planAt && !run.planEnded && budget > typicalInvEpochs ? (s * typicalInvEpochs) / budget : s;
+    return p.stage === 'invert' && j >= run.planAt && !run.planEnded && budget > typical ? (s * typical) / budget : s;
   });
-  const invFraction = run.stage === 'invert' && run.stageEpochs > typicalInvEpochs ? Math.min(1, run.stageDone / typicalInvEpochs) : run.stageFraction;
+  const invFraction = run.stage === 'invert' && run.stageEpochs > typical ? Math.min(1, run.stageDone / typical) : run.stageFraction;
   const inStage = run.planEnded ? (run.planUsed[run.planAt] ?? 1) : invFraction;
   // Entries before planAt either ran or were skipped (their work is not in the elapsed time): only ran ones count.
   let done = secs[run.planAt] * inStage;

@@ -67,6 +67,7 @@ try {
   console.log(`page      live check after ${secs(liveCheck)}, ready to click after ${secs(ready)}; estimate shown: "${estimateText}"`);
   console.log(`run       first inverted mask ${secs(firstMask)} after the click; result ${secs(total)} after the click (estimate ${secs(estimate * 1000)}, off by ${(100 * (estimate * 1000 - total) / total).toFixed(0)}%)`);
   console.log(`eta       ${etaSamples.length} samples, worst error ${(100 * worst).toFixed(0)}% (samples with >= 10 s left)`);
+  console.log(`eta       (at s: shown / true seconds left) ${etaSamples.filter((_, i) => i % 3 === 0).map((e) => `${(e.at / 1000).toFixed(0)}: ${e.left.toFixed(0)}/${((total - e.at) / 1000).toFixed(0)}`).join(', ')}`);
   console.log(`stages    ${s.timings.map((t: { stage: string; seconds: number }) => `${t.stage} ${t.seconds.toFixed(1)} s`).join(', ')}`);
   console.log(`before    BA ${pct(s.before?.ba)}  ASR ${pct(s.before?.asrTrue)}  (${s.before?.nClean} images)`);
   console.log(`after     BA ${pct(s.after?.ba)}  ASR ${pct(s.after?.asrTrue)}  (${s.after?.nClean} images)`);
