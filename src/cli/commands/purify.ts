@@ -168,6 +168,9 @@ async function purifyInto(
         scale: choiceOption(values['det-scale'], 'det-scale', ['linear', 'log'] as const, 'linear'),
       },
       evalSize: intOption(values['eval-size'], 'eval-size', pre.evalSize, 0),
+      // The CLI measures the whole --test set itself before and after (evalFull): the run's own before/after
+      // stay on the per-epoch subset instead of measuring the whole set a second time.
+      evalFinalSize: null,
       // Probe features (the config's default probes per class, from --test) feed the merge figure in report.json.
     });
     input.purifyBn = choiceOption(values.bn, 'bn', ['train', 'frozen'] as const, 'train');
