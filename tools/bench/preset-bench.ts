@@ -40,8 +40,19 @@ interface Report {
   inversion: { epochs: number; steps: number; converged?: boolean; mask: { l1: number } };
   timings: Array<{ stage: string; seconds: number }>;
   totalSeconds: number;
+  merge?: { before: MergeFigure | null; after: MergeFigure | null };
   backend: string;
 }
+interface MergeFigure {
+  isolated: number;
+  own: number;
+  target: number;
+  clean: number;
+}
+const mergeCol = (r: Report) => {
+  const { before: b, after: a } = r.merge ?? { before: null, after: null };
+  return b && a ? `${(100 * b.isolated).toFixed(0)}% → ${(100 * a.isolated).toFixed(0)}% (own class ${(100 * b.own).toFixed(0)}% → ${(100 * a.own).toFixed(0)}%, clean probes ${(100 * a.clean).toFixed(0)}%)` : '-';
+};
 const table = JSON.parse(fs.readFileSync(path.join(repoRoot, 'docs', 'bench', 'table.json'), 'utf8'));
 const rows: string[] = [];
 for (const m of MODELS) {
@@ -53,7 +64,7 @@ for (const m of MODELS) {
   const stage = (name: string) => r.timings.find((t) => t.stage === name)?.seconds ?? 0;
   const paperCol = paper && s1 ? `${pct(paper.after.asr)} / ${pct(paper.after.ba)} | ${secs(s1.seconds + paper.seconds)} (${s1.epochs} inv. epochs, L1 ${s1.maskL1.toFixed(1)})` : '- | -';
   rows.push(
-    `| ${table.models[m]?.title ?? m} | ${pct(r.before.asr)} / ${pct(r.before.ba)} | ${pct(r.after.asr)} / ${pct(r.after.ba)} | ${secs(r.totalSeconds)} (invert ${secs(stage('invert'))}, ${r.inversion.epochs} epochs${r.inversion.converged ? ', converged' : ''}, L1 ${r.inversion.mask.l1.toFixed(1)}; purify ${secs(stage('purify'))}) | ${paperCol} |`,
+    `| ${table.models[m]?.title ?? m} | ${pct(r.before.asr)} / ${pct(r.before.ba)} | ${pct(r.after.asr)} / ${pct(r.after.ba)} | ${secs(r.totalSeconds)} (invert ${secs(stage('invert'))}, ${r.inversion.epochs} epochs${r.inversion.converged ? ', converged' : ''}, L1 ${r.inversion.mask.l1.toFixed(1)}; purify ${secs(stage('purify'))}) | ${mergeCol(r)} | ${paperCol} |`,
   );
 }
 const md = `# Class demo preset against the paper's settings
@@ -70,9 +81,14 @@ batch 32 (the paper: 0.005 at batch 64), up to 8 epochs, ending once the attack 
 at or above 99% for 2 epochs while the mask's L1 shrank by less than 10%; purification for 2 epochs at batch 32
 (lr 0.1, then 0.01); BA / ASR on 200 test images after each epoch and on the whole evaluation set before and after.
 
-| model | before | class demo: after | class demo: time | paper: after | paper: time |
-| --- | --- | --- | --- | --- | --- |
+| model | before | class demo: after | class demo: time | class demo: merge figure, triggered probes in a cluster of their own | paper: after | paper: time |
+| --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
+
+The merge figure (README, "The live t-SNE and the merge figure"; src/engine/defense/merge.ts) is measured on 50 test
+images per class and their triggered copies: the share of triggered probes whose 10 nearest probes (cosine, 64-d
+features) are mostly other triggered probes, before → after, and the share whose 10 nearest clean probes are mostly
+of their own true class, beside the clean probes' own share (what a fully merged picture reaches).
 
 Reports: docs/presets/<model>-quick.report.json.
 `;

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:train -- --backend webgpu`: WRN-16-1 on WebGPU in Node (Dawn, the `webgpu` package), with the
  * project's WGSL kernels (src/engine/kernels/webgpu) and with tfjs-backend-webgpu's stock kernels, and, where
- * PyTorch sees a CUDA GPU, PyTorch CUDA in the same run (tools/bench/torch_cuda_bench.py):
+ * PyTorch sees a CUDA GPU, PyTorch CUDA in the same run (tools/bench/torch_train_bench.py --device cuda):
  *
  *   npm run bench:train -- --backend webgpu [--batches 64,256] [--steps 10] [--warmup 3] [--no-stock] [--no-torch]
  *
@@ -140,8 +140,8 @@ function cudaPython(): { py: string } | string {
 
 /** PyTorch CUDA at `batch` with python `py`, or why it did not run. */
 function torchCuda(py: string, batch: number, o: Options): { forward: number; train: number; device: string; torch: string } | string {
-  const script = path.join(process.cwd(), 'tools/bench/torch_cuda_bench.py');
-  const r = spawnSync(py, [script, '--batch', String(batch), '--warmup', String(Math.max(5, o.warmup)), '--steps', String(Math.max(20, o.steps))], { encoding: 'utf8' });
+  const script = path.join(process.cwd(), 'tools/bench/torch_train_bench.py');
+  const r = spawnSync(py, [script, '--device', 'cuda', '--batch', String(batch), '--warmup', String(Math.max(5, o.warmup)), '--steps', String(Math.max(20, o.steps))], { encoding: 'utf8' });
   if (r.status !== 0) return `failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`;
   const j = JSON.parse(r.stdout.trim().split('\n').pop() as string);
   return { forward: j.forward_img_s, train: j.train_img_s, device: j.device, torch: j.torch };
