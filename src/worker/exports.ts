@@ -22,6 +22,8 @@ export interface ExportSnapshot {
   stateDictError: string;
   /** safetensors metadata: producer, architecture, input normalization. */
   meta: Record<string, string>;
+  /** The first weight holding NaN or infinite values (a run that diverged), or null: such a model is not offered. */
+  nonFinite: string | null;
   /** File name stem, e.g. "badnets" for badnets-purified.pth. */
   stem: string;
 }
@@ -45,11 +47,39 @@ export async function snapshotForExport(model: tf.LayersModel, stem: string, key
   } catch (e) {
     stateDictError = e instanceof Error ? e.message : String(e);
   }
-  return { artifacts, stateDict, stateDictError, meta, stem };
+  return { artifacts, stateDict, stateDictError, meta, stem, nonFinite: firstNonFinite(artifacts) };
+}
+
+/** The first float32 weight of the artifacts with a NaN or infinite value, or null. */
+function firstNonFinite(a: tf.io.ModelArtifacts): string | null {
+  const parts = Array.isArray(a.weightData) ? a.weightData : a.weightData ? [a.weightData] : [];
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(new Uint8Array(p), at);
+    at += p.byteLength;
+  }
+  let offset = 0;
+  for (const spec of a.weightSpecs ?? []) {
+    const n = spec.shape.reduce((x, y) => x * y, 1);
+    const width = spec.dtype === 'float32' || spec.dtype === 'int32' || spec.dtype === undefined ? 4 : spec.dtype === 'bool' ? 1 : 4;
+    if ((spec.dtype ?? 'float32') === 'float32') {
+      const v = new Float32Array(bytes.buffer, offset, n);
+      for (let i = 0; i < n; i++) if (!Number.isFinite(v[i])) return spec.name;
+    }
+    offset += n * width;
+  }
+  return null;
+}
+
+/** Refuses a snapshot whose weights are not all finite, saying so. */
+function checkFinite(s: ExportSnapshot): void {
+  if (s.nonFinite) throw new Error(`the purified model's weight ${s.nonFinite} holds NaN or infinite values (training diverged): nothing to download; run again with a smaller learning rate`);
 }
 
 /** The model as TF.js LayersModel files: model.json (weights in one weights.bin) and the weights. */
 export function layersModelFiles(s: ExportSnapshot): { modelJson: string; weights: ArrayBuffer } {
+  checkFinite(s);
   const a = s.artifacts;
   const modelJson = JSON.stringify({
     format: 'layers-model',
@@ -70,6 +100,7 @@ export function layersModelFiles(s: ExportSnapshot): { modelJson: string; weight
 
 /** The state_dict as a PyTorch file: a torch.save zip (.pth) or safetensors, in a buffer of its own (transferable). */
 export function torchFile(s: ExportSnapshot, format: 'safetensors' | 'pth'): { name: string; bytes: ArrayBuffer } {
+  checkFinite(s);
   if (!s.stateDict) throw new Error(`this model cannot be written as a PyTorch state_dict: ${s.stateDictError}`);
   const bytes = format === 'pth' ? writeTorchCheckpoint(s.stateDict) : writeSafetensors(s.stateDict, s.meta);
   const out = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;

@@ -7,6 +7,7 @@
 import { createDataset, type Dataset } from '../engine/data/dataset';
 import { type ImportPlan, LABELS_FILE, planImport } from '../engine/data/importPlan';
 import { resizeToRgb } from '../engine/data/resize';
+import { checkImageHeader } from '../engine/io/imageHeader';
 import { looksLikeZip, readZip } from '../engine/io/zip';
 
 /** Bytes of all files of one import at most (memory). */
@@ -44,9 +45,14 @@ interface Entry {
   read: () => Promise<Uint8Array>;
 }
 
-/** Lists the files, opening .zip archives (their entries take the archive's place). */
-function expand(files: InputFile[]): Entry[] {
+/**
+ * Lists the files, opening .zip archives (their entries take the archive's place), and the archives' folders (so
+ * an empty class folder still counts). Refuses archives whose entries would unpack to more than an import may hold.
+ */
+function expand(files: InputFile[]): { entries: Entry[]; dirs: string[] } {
   const out: Entry[] = [];
+  const dirs: string[] = [];
+  let unpacked = 0;
   for (const f of files) {
     const bytes = new Uint8Array(f.bytes);
     if (/\.zip$/i.test(f.name) || looksLikeZip(bytes)) {
@@ -56,12 +62,22 @@ function expand(files: InputFile[]): Entry[] {
       } catch (e) {
         throw new Error(`${f.name}: ${(e as Error).message}`);
       }
-      for (const e of entries) if (!e.isDirectory) out.push({ name: e.name, read: () => e.read() });
+      for (const e of entries) {
+        if (e.isDirectory) {
+          dirs.push(e.name.replace(/\/+$/, ''));
+          continue;
+        }
+        unpacked += e.size;
+        out.push({ name: e.name, read: () => e.read() });
+      }
+      if (unpacked > MAX_IMPORT_BYTES) {
+        throw new Error(`${f.name}: its files unpack to ${(unpacked / 2 ** 20).toFixed(0)} MB, more than the ${MAX_IMPORT_BYTES / 2 ** 20} MB one import may hold; pick a smaller sample`);
+      }
     } else {
       out.push({ name: f.name, read: async () => bytes });
     }
   }
-  return out;
+  return { entries: out, dirs };
 }
 
 /** Decodes one image file into RGBA pixels with the browser's decoders. */
@@ -86,18 +102,19 @@ async function decodeRgba(bytes: Uint8Array): Promise<{ data: Uint8ClampedArray;
 export async function importImageFiles(files: InputFile[], opts: ImageImportOptions): Promise<ImageImport> {
   const total = files.reduce((s, f) => s + f.bytes.byteLength, 0);
   if (total > MAX_IMPORT_BYTES) throw new Error(`${(total / 2 ** 20).toFixed(0)} MB of files: at most ${MAX_IMPORT_BYTES / 2 ** 20} MB can be imported at once; pick a smaller sample`);
-  const entries = expand(files);
+  const { entries, dirs } = expand(files);
   const labelsEntry = entries.find((e) => LABELS_FILE.test(e.name));
   const labelsText = labelsEntry ? new TextDecoder().decode(await labelsEntry.read()) : undefined;
   const plan = planImport(
     entries.map((e) => e.name),
-    { labelsText, modelClassNames: opts.modelClassNames, numClasses: opts.numClasses, maxImages: opts.maxImages },
+    { labelsText, modelClassNames: opts.modelClassNames, numClasses: opts.numClasses, maxImages: opts.maxImages, dirs },
   );
   const { height: h, width: w } = opts;
   const size = h * w * 3;
   const images = new Uint8Array(plan.items.length * size);
   const labels = new Int32Array(plan.items.length);
   const failed: string[] = [];
+  let refusal = '';
   let n = 0;
   for (let k = 0; k < plan.items.length; k++) {
     if (opts.cancelled?.()) {
@@ -107,7 +124,15 @@ export async function importImageFiles(files: InputFile[], opts: ImageImportOpti
     }
     const { index, label } = plan.items[k];
     try {
-      const img = await decodeRgba(await entries[index].read());
+      const bytes = await entries[index].read();
+      // Too many pixels, or a truncated file: refused from its header, before the browser decodes it.
+      try {
+        checkImageHeader(bytes, entries[index].name);
+      } catch (e) {
+        refusal ||= (e as Error).message;
+        throw e;
+      }
+      const img = await decodeRgba(bytes);
       images.set(resizeToRgb(img.data, img.height, img.width, 4, h, w), n * size);
       labels[n++] = label;
     } catch {
@@ -115,9 +140,9 @@ export async function importImageFiles(files: InputFile[], opts: ImageImportOpti
     }
     if (k % 16 === 15 || k === plan.items.length - 1) opts.onProgress?.(k + 1, plan.items.length);
   }
-  if (n === 0) throw new Error(`none of the ${plan.items.length} image file(s) could be decoded (e.g. "${failed[0]}"): are they really images?`);
+  if (n === 0) throw new Error(refusal ? `none of the ${plan.items.length} image file(s) could be used: ${refusal}` : `none of the ${plan.items.length} image file(s) could be decoded (e.g. "${failed[0]}"): are they really images?`);
   if (failed.length) {
-    plan.warnings.push(`${failed.length} file(s) could not be decoded as images and were left out, e.g. "${failed[0]}"`);
+    plan.warnings.push(`${failed.length} file(s) could not be decoded as images and were left out, e.g. "${failed[0]}"${refusal ? ` (${refusal})` : ''}`);
     plan.counts.fill(0);
     for (let i = 0; i < n; i++) plan.counts[labels[i]]++;
   }

@@ -40,4 +40,21 @@ describe('exports', () => {
     expect(layersModelFiles(snap).weights).not.toBe(files.weights);
     expect(tf.memory().numTensors).toBe(tensorsBefore);
   });
+
+  it('offers no download of a model whose training diverged (a NaN weight), saying which weight', async () => {
+    const model = buildWrn(WRN_16_1, 3);
+    const w = model.getLayer('fc').getWeights();
+    const k = w[0].arraySync() as number[][];
+    k[3][2] = NaN;
+    model.getLayer('fc').setWeights([tf.tensor2d(k), w[1]]);
+    const snap = await snapshotForExport(model, 'badnets');
+    model.dispose();
+    expect(snap.nonFinite).toMatch(/fc/);
+    for (const write of [() => torchFile(snap, 'pth'), () => torchFile(snap, 'safetensors'), () => layersModelFiles(snap)]) {
+      expect(write).toThrow(/weight .*fc.* holds NaN or infinite values \(training diverged\): nothing to download/);
+    }
+    const fine = buildWrn(WRN_16_1, 3);
+    expect((await snapshotForExport(fine, 'x')).nonFinite).toBeNull();
+    fine.dispose();
+  });
 });

@@ -1,0 +1,78 @@
+/**
+ * The page's image import (src/worker/imageImport.ts) against hostile uploads, as the CLI's readers are tested:
+ * an image declaring too many pixels and a truncated PNG are refused from their header before the browser decodes
+ * them, with the reason; a .zip that would unpack to more than an import may hold is refused before inflating; an
+ * empty class folder inside a .zip still counts as a class. The browser's decoders are stood in for (Node has none).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { writeZip } from '../../src/engine/io/zip';
+import { importImageFiles, MAX_IMPORT_BYTES } from '../../src/worker/imageImport';
+import { hugePng, inflatingZip, truncatedPng } from '../helpers/hostile';
+import { pngBytes } from '../helpers/images';
+
+const ab = (b: Uint8Array) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+const g = globalThis as Record<string, unknown>;
+let decoded = 0;
+
+beforeEach(() => {
+  decoded = 0;
+  // Stand-ins for createImageBitmap + OffscreenCanvas: every image decodes to 2x2 mid-grey.
+  g.createImageBitmap = async () => {
+    decoded++;
+    return { width: 2, height: 2, close: () => undefined };
+  };
+  g.OffscreenCanvas = class {
+    getContext() {
+      return { drawImage: () => undefined, getImageData: () => ({ data: new Uint8ClampedArray(16).fill(128) }) };
+    }
+  };
+});
+afterEach(() => {
+  delete g.createImageBitmap;
+  delete g.OffscreenCanvas;
+});
+
+const opts = { height: 4, width: 4 };
+
+describe('importImageFiles on hostile uploads', () => {
+  it('refuses an image of too many pixels from its header, without decoding it', async () => {
+    await expect(importImageFiles([{ name: 'cat/big.png', bytes: ab(hugePng(16000, 16000)) }], opts)).rejects.toThrow(
+      /none of the 1 image file\(s\) could be used: image cat\/big\.png is 16000x16000 pixels; at most 16,777,216 pixels \(4096x4096\)/,
+    );
+    expect(decoded).toBe(0);
+  });
+
+  it('leaves out a truncated PNG, saying why, and keeps the good images', async () => {
+    const r = await importImageFiles(
+      [
+        { name: 'cat/ok.png', bytes: ab(pngBytes(8, 1)) },
+        { name: 'dog/cut.png', bytes: ab(truncatedPng()) },
+        { name: 'dog/ok.png', bytes: ab(pngBytes(8, 2)) },
+      ],
+      opts,
+    );
+    expect(r.dataset.n).toBe(2);
+    expect(r.failed).toEqual(['dog/cut.png']);
+    expect(r.plan.warnings.join('\n')).toMatch(/image dog\/cut\.png is truncated/);
+    expect(decoded).toBe(2);
+  });
+
+  it('refuses a .zip whose entries would unpack to more than one import may hold, before inflating', async () => {
+    const zip = inflatingZip(20, 64 * 2 ** 20 - 1);
+    await expect(importImageFiles([{ name: 'bomb.zip', bytes: ab(zip) }], opts)).rejects.toThrow(
+      new RegExp(`bomb\\.zip: its files unpack to \\d+ MB, more than the ${MAX_IMPORT_BYTES / 2 ** 20} MB one import may hold`),
+    );
+    expect(decoded).toBe(0);
+  });
+
+  it('counts an empty class folder of a .zip as a class (sorted, as torchvision does)', async () => {
+    const zip = writeZip([
+      { name: 'airplane/0.png', data: pngBytes(8, 1) },
+      { name: 'bird/', data: new Uint8Array(0) },
+      { name: 'cat/0.png', data: pngBytes(8, 2) },
+    ]);
+    const r = await importImageFiles([{ name: 'data.zip', bytes: ab(zip) }], opts);
+    expect(r.plan.classNames).toEqual(['airplane', 'bird', 'cat']);
+    expect(Array.from(r.dataset.labels)).toEqual([0, 2]);
+  });
+});
