@@ -30,8 +30,9 @@ export interface DefensePreset {
   /** Clean images used, drawn class-balanced from the defender's clean set (0: all of it). */
   cleanImages: number;
   /**
-   * Stage-1 epochs after which the convergence test typically ends the inversion (the median over the shipped
-   * models in docs/presets.md), for time estimates; absent without a convergence test.
+   * Stage-1 epochs after which the convergence test typically ends the inversion, for time estimates (absent
+   * without a convergence test). Class demo: 5, the median of the patch attacks' 4, 6, 6 and 5 epochs in
+   * docs/presets.md, rounded down (SIG ran out its 8).
    */
   typicalInversionEpochs?: number;
 }
