@@ -1,4 +1,8 @@
-/** The page: header with the backend badge, the model card and image strips, the controls and the stage views. */
+/**
+ * The page, in the order a class follows it: the header with the backend badge, the story in four tiles, the model
+ * card beside the controls, the backdoor at work, stage 1, stage 2, the result; choosing another model or data and
+ * how it works come after.
+ */
 import { BackendBadge } from './components/BackendBadge';
 import { Controls } from './components/Controls';
 import { DataPicker } from './components/DataPicker';
@@ -10,6 +14,7 @@ import { ModelCard } from './components/ModelCard';
 import { ModelPicker } from './components/ModelPicker';
 import { PurifyView } from './components/PurifyView';
 import { ResultView } from './components/ResultView';
+import { StoryBar } from './components/StoryBar';
 import { useStore } from './store';
 
 export function App() {
@@ -26,18 +31,19 @@ export function App() {
       <Errors />
       {busy && <p className="busy" role="status">{busy}…</p>}
       <main>
+        <StoryBar />
         <div className="top">
           <ModelCard />
           <Controls />
-        </div>
-        <div className="top">
-          <ModelPicker />
-          <DataPicker />
         </div>
         {card && before && <ImageStrip strip={before} classNames={card.classNames} target={card.target} caption="The backdoor at work (before defense)" />}
         <InversionView />
         <PurifyView />
         <ResultView />
+        <div className="top">
+          <ModelPicker />
+          <DataPicker />
+        </div>
         <HowItWorks />
       </main>
       <footer className="muted">

@@ -1,0 +1,54 @@
+/**
+ * The story of a run in four large tiles across the top of the page, readable from the back of a classroom: the
+ * backdoor at work (live ASR), the mask taking shape (stage 1's current mask), the clusters merging (the merge
+ * figure) and the result (ASR and BA after). Each tile reads what the store already holds; nothing is recomputed.
+ */
+import { useStore } from '../store';
+import { Pixels } from './Pixels';
+
+const pct = (v: number | null | undefined) => (v === null || v === undefined || Number.isNaN(v) ? '–' : `${(100 * v).toFixed(1)}%`);
+
+function Tile({ n, title, children, testId }: { n: number; title: string; children: React.ReactNode; testId: string }) {
+  return (
+    <section className="story-tile" aria-label={title} data-testid={testId}>
+      <h2><span className="story-n">{n}</span> {title}</h2>
+      {children}
+    </section>
+  );
+}
+
+export function StoryBar() {
+  const card = useStore((s) => s.card);
+  const live = useStore((s) => s.evalBefore);
+  const run = useStore((s) => s.run);
+  if (!card) return null;
+  const target = card.target !== null ? card.classNames[card.target] ?? String(card.target) : null;
+  const mask = run?.inversion.result ?? run?.inversion.snapshot ?? null;
+  const merge = run?.probe?.merge ?? null;
+  const after = run?.status === 'done' ? run.summary?.after ?? null : null;
+  const before = run?.summary?.before ?? run?.before ?? null;
+  return (
+    <div className="story" data-testid="story">
+      <Tile n={1} title="The backdoor at work" testId="story-backdoor">
+        <p className="story-big">{live?.asr !== null && live?.asr !== undefined ? pct(live.asr) : '…'}</p>
+        <p className="story-caption">{target ? `of triggered images are sent to “${target}”` : 'target unknown: detection finds it'}</p>
+      </Tile>
+      <Tile n={2} title="The mask taking shape" testId="story-mask">
+        {mask ? (
+          <Pixels data={mask.mask} height={mask.height} width={mask.width} channels={1} label="the inverted mask" scale={Math.max(2, Math.floor(96 / mask.height))} />
+        ) : (
+          <p className="story-caption">Press Purify: stage 1 searches for the smallest patch that flips images to the target.</p>
+        )}
+        {mask && <p className="story-caption">mask size (L1) {'maskL1' in mask ? mask.maskL1.toFixed(1) : mask.mask.reduce((a, b) => a + b, 0).toFixed(1)}</p>}
+      </Tile>
+      <Tile n={3} title="The clusters merging" testId="story-merge">
+        <p className="story-big">{merge ? pct(merge.isolated) : '…'}</p>
+        <p className="story-caption">of triggered images still sit in a cluster of their own{merge && run?.probe ? (run.probe.epoch < 0 ? ' (before purification)' : ` (after epoch ${run.probe.epoch + 1})`) : ''}</p>
+      </Tile>
+      <Tile n={4} title="The result" testId="story-result">
+        <p className="story-big">{after ? `ASR ${pct(after.asrTrue ?? after.asrInverted)}` : '…'}</p>
+        <p className="story-caption">{after ? `BA ${pct(before?.ba)} → ${pct(after.ba)} on ${after.nClean.toLocaleString('en')} test images` : run ? 'purifying…' : 'after purification'}</p>
+      </Tile>
+    </div>
+  );
+}
