@@ -38,9 +38,14 @@ describe('the page', () => {
     expect(Number(asr)).toBeGreaterThan(80);
     await expect.poll(() => page.getByTestId('zoo-select').isEnabled(), { timeout: 120_000 }).toBe(true);
     expect(await page.getByTestId('clean-files').isEnabled()).toBe(true);
-    // Before the click: the class demo preset, and how long it will take here.
-    expect(await page.getByTestId('preset-quick').isChecked()).toBe(true);
+    // Before the click: the class demo preset (custom here: ?evalSize=20 edits it), and how long it will take here.
+    expect(await page.getByTestId('preset-state').textContent()).toMatch(/^custom \(Class demo with edits/);
+    expect(await page.getByTestId('preset-quick').isChecked()).toBe(false);
     expect(await page.getByTestId('estimate').textContent()).toMatch(/^This run: about (\d+ min )?\d+ s( \(at most .*\))? on WASM here\.$/);
+    // Picking the preset restores it (and drops the edit from the address).
+    await page.getByTestId('preset-quick').check();
+    expect(await page.getByTestId('preset-state').textContent()).toMatch(/^1,000 clean images/);
+    expect(new URL(page.url()).searchParams.get('evalSize')).toBeNull();
     // An edited field turns the preset into "custom"; the paper preset fills its own numbers.
     await page.getByText('Settings (saved in the page address').click();
     await page.getByLabel('Purification epochs').fill('3');
@@ -68,7 +73,7 @@ describe('the page', () => {
       await page.getByTestId('backend').waitFor({ timeout: 120_000 });
       const name = await page.getByTestId('backend').textContent();
       expect(['webgl', 'wasm', 'cpu']).toContain(name);
-      expect(await page.getByTestId('backend-why').textContent()).toMatch(/WebGPU could not start: this browser has no WebGPU/);
+      expect(await page.getByTestId('backend-why').textContent()).toMatch(/WebGPU could not start: (this browser has no WebGPU|WebGPU is present but no GPU adapter is available)/);
       // The fallback backend runs the model too.
       await page.getByTestId('live-eval').filter({ hasText: 'BA' }).waitFor({ timeout: 300_000 });
       await screenshot(page, 'fallback');
