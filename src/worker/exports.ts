@@ -50,8 +50,8 @@ export async function snapshotForExport(model: tf.LayersModel, stem: string, key
   return { artifacts, stateDict, stateDictError, meta, stem, nonFinite: firstNonFinite(artifacts) };
 }
 
-/** The first float32 weight of the artifacts with a NaN or infinite value, or null. */
-function firstNonFinite(a: tf.io.ModelArtifacts): string | null {
+/** The artifacts' weight data in one fresh buffer (a copy: transferring it leaves the artifacts whole). */
+function weightBytes(a: tf.io.ModelArtifacts): Uint8Array {
   const parts = Array.isArray(a.weightData) ? a.weightData : a.weightData ? [a.weightData] : [];
   const bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let at = 0;
@@ -59,6 +59,12 @@ function firstNonFinite(a: tf.io.ModelArtifacts): string | null {
     bytes.set(new Uint8Array(p), at);
     at += p.byteLength;
   }
+  return bytes;
+}
+
+/** The first float32 weight of the artifacts with a NaN or infinite value, or null. */
+function firstNonFinite(a: tf.io.ModelArtifacts): string | null {
+  const bytes = weightBytes(a);
   let offset = 0;
   for (const spec of a.weightSpecs ?? []) {
     const n = spec.shape.reduce((x, y) => x * y, 1);
@@ -88,14 +94,7 @@ export function layersModelFiles(s: ExportSnapshot): { modelJson: string; weight
     weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
   });
   // A fresh buffer per download, so transferring it to the page leaves the snapshot whole.
-  const parts = Array.isArray(a.weightData) ? a.weightData : a.weightData ? [a.weightData] : [];
-  const weights = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    weights.set(new Uint8Array(p), at);
-    at += p.byteLength;
-  }
-  return { modelJson, weights: weights.buffer };
+  return { modelJson, weights: weightBytes(a).buffer as ArrayBuffer };
 }
 
 /** The state_dict as a PyTorch file: a torch.save zip (.pth) or safetensors, in a buffer of its own (transferable). */

@@ -12,36 +12,7 @@ import { conv2dBackpropInputVia } from '../../../src/engine/kernels/conv2dBackpr
 import { registerWasmTrainingKernels, unregisterWasmTrainingKernels, wasmTrainingKernelsRegistered } from '../../../src/engine/kernels/wasmTraining';
 import { buildWrn, forward, WRN_16_1 } from '../../../src/engine/model/wrn';
 import { initNodeBackend } from '../../../src/platform/node/backend';
-
-const TOL = 1e-4;
-
-/** max|a - b| / max|b| */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < b.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return m === 0 ? d : d / m;
-}
-
-/** Seeded uniform values in [-1, 1) (mulberry32), so cases are reproducible. */
-function randoms(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
-
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+import { randoms, relErr, size, TOL } from '../../helpers/kernelCheck';
 
 /** Runs f on `backend` and returns its outputs' values. */
 async function on(backend: 'wasm' | 'cpu', f: () => tf.Tensor[]): Promise<Float32Array[]> {
