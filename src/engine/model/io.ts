@@ -3,6 +3,7 @@
  * the browser and Node both go through `ModelArtifacts`, and only the file access differs (src/platform).
  */
 import * as tf from '@tensorflow/tfjs';
+import './batchNorm'; // registers the engine's BatchNormalization for deserialization
 import './normalize'; // registers PixelNormalization for deserialization
 
 /** Serializes a model into in-memory artifacts (topology + one concatenated weight buffer). */

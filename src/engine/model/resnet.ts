@@ -16,6 +16,7 @@
  * outputs, [features, logits]. Layer names are stable (see {@link resnetLayerName}) so weights map by name.
  */
 import * as tf from '@tensorflow/tfjs';
+import { batchNormalization } from './batchNorm';
 import { PixelNormalization } from './normalize';
 import type { StateDict } from './torchWeights';
 import { CIFAR10_MEAN, CIFAR10_STD } from '../data/cifar10';
@@ -97,7 +98,7 @@ function layerKit(seed: number) {
       .apply(h) as tf.SymbolicTensor;
   };
   const bn = (name: string, x: tf.SymbolicTensor) =>
-    tf.layers.batchNormalization({ axis: -1, epsilon: 1e-5, momentum: 0.9, name }).apply(x) as tf.SymbolicTensor;
+    batchNormalization({ axis: -1, epsilon: 1e-5, momentum: 0.9, name }).apply(x) as tf.SymbolicTensor;
   const relu = (name: string, x: tf.SymbolicTensor) => tf.layers.reLU({ name }).apply(x) as tf.SymbolicTensor;
   const add = (name: string, a: tf.SymbolicTensor, b: tf.SymbolicTensor) => tf.layers.add({ name }).apply([a, b]) as tf.SymbolicTensor;
   const head = (features: tf.SymbolicTensor, units: number, fanIn: number) => {

@@ -17,6 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { CIFAR10_MEAN, CIFAR10_STD } from '../data/cifar10';
+import { batchNormalization } from './batchNorm';
 import { PixelNormalization } from './normalize';
 
 /** Architecture of a WideResNet. */
@@ -97,7 +98,7 @@ export function buildWrn(cfg: WrnConfig = WRN_16_1, seed = 0): tf.LayersModel {
       .apply(h) as tf.SymbolicTensor;
   };
   const bnRelu = (name: string, x: tf.SymbolicTensor): tf.SymbolicTensor => {
-    const b = tf.layers.batchNormalization({ axis: -1, epsilon: 1e-5, momentum: 0.9, name }).apply(x);
+    const b = batchNormalization({ axis: -1, epsilon: 1e-5, momentum: 0.9, name }).apply(x);
     return tf.layers.reLU({ name: `${name}_relu` }).apply(b) as tf.SymbolicTensor;
   };
 

@@ -10,20 +10,32 @@
  * | Sum, Mean (leading)   | transpose, then reduce                               | split column sums, no transpose (batchNorm.ts) |
  * | MclBatchNormGradStats | (project kernel)                                     | sum(dy), sum(dy*(x-mean)) in one read |
  * | MclReluGrad           | (project kernel)                                     | x > 0 ? dy : 0 in one pass        |
+ * | MclBn* (4)            | (project kernels)                                    | training BatchNorm: stats and running averages, apply, closed-form backward (batchNormTrain.ts) |
  * and, while webgpu is the active backend, the FusedBatchNorm, Relu, Mean and Sum gradients of gradients.ts.
  * Imports only @tensorflow/*: the page registers them too (src/platform/browser/backend.ts).
  */
-import { getGradient, registerGradient, registerKernel, unregisterKernel, type GradConfig, type KernelFunc } from '@tensorflow/tfjs';
+import { getGradient, registerGradient, registerKernel, unregisterKernel, type GradConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
 // The webgpu backend's stock kernels are registered on import; they must exist before they are wrapped below.
 import '@tensorflow/tfjs-backend-webgpu';
-import { type Override, overrideKernel } from '../override';
+import { type KernelArgs, type Override, overrideKernel } from '../override';
 import { BN_GRAD_STATS, bnGradStatsWebGPU, fusedBatchNormWebGPU, meanLeadingWebGPU, RELU_GRAD, reluGradWebGPU, sumLeadingWebGPU } from './batchNorm';
+import { BN_TRAIN_KERNELS, bnApplyWebGPU, bnGradInputWebGPU, bnGradSumsWebGPU, bnStatsWebGPU } from './batchNormTrain';
 import { conv2dBackpropFilterWebGPU, conv2dBackpropInputWebGPU } from './convGradients';
 import { WEBGPU_GRADIENTS } from './gradients';
 import { WEBGPU } from './program';
 
 /** Names of the kernels this module replaces or adds on webgpu (for profiles and docs). */
-export const WEBGPU_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'FusedBatchNorm', 'Sum', 'Mean', BN_GRAD_STATS, RELU_GRAD] as const;
+export const WEBGPU_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'FusedBatchNorm', 'Sum', 'Mean', BN_GRAD_STATS, RELU_GRAD, ...Object.values(BN_TRAIN_KERNELS)] as const;
+
+/** The project kernels this module adds (no stock kernel behind them). */
+const ADDED: Array<[string, (args: KernelArgs) => TensorInfo | TensorInfo[]]> = [
+  [BN_GRAD_STATS, bnGradStatsWebGPU],
+  [RELU_GRAD, reluGradWebGPU],
+  [BN_TRAIN_KERNELS.stats, bnStatsWebGPU],
+  [BN_TRAIN_KERNELS.apply, bnApplyWebGPU],
+  [BN_TRAIN_KERNELS.gradSums, bnGradSumsWebGPU],
+  [BN_TRAIN_KERNELS.gradInput, bnGradInputWebGPU],
+];
 
 let overrides: Override[] | null = null;
 let stockGrads: GradConfig[] = [];
@@ -38,8 +50,7 @@ export function registerWebGPUKernels(): void {
     overrideKernel('Sum', WEBGPU, sumLeadingWebGPU),
     overrideKernel('Mean', WEBGPU, meanLeadingWebGPU),
   ];
-  registerKernel({ kernelName: BN_GRAD_STATS, backendName: WEBGPU, kernelFunc: bnGradStatsWebGPU as unknown as KernelFunc });
-  registerKernel({ kernelName: RELU_GRAD, backendName: WEBGPU, kernelFunc: reluGradWebGPU as unknown as KernelFunc });
+  for (const [kernelName, f] of ADDED) registerKernel({ kernelName, backendName: WEBGPU, kernelFunc: f as unknown as KernelFunc });
   for (const [name, make] of WEBGPU_GRADIENTS) {
     const stock = getGradient(name);
     if (stock == null) continue;
@@ -53,8 +64,7 @@ export function unregisterWebGPUKernels(): void {
   if (overrides == null) return;
   for (const o of overrides.reverse()) o.restore();
   overrides = null;
-  unregisterKernel(BN_GRAD_STATS, WEBGPU);
-  unregisterKernel(RELU_GRAD, WEBGPU);
+  for (const [kernelName] of ADDED) unregisterKernel(kernelName, WEBGPU);
   for (const g of stockGrads) registerGradient(g);
   stockGrads = [];
 }
