@@ -3,7 +3,8 @@
  * Fixture: test/golden/make_defense_fixtures.py (PyTorch 1.13; WRN-10-1 on 16x16 inputs, batch 4).
  * - Trigger inversion objective CE(f((1-m)x + m p), t) + lambda |m|_1 (eval mode) and its gradients w.r.t. m, p.
  * - MCL contrastive loss with f_p = a copy of f_b in training mode, and its gradients w.r.t. f_p's parameters, through
- *   mclStageLoss: the stage loss training runs (frozen-model features prepared outside the tape, as trainStage does).
+ *   mclStageLoss: the stage loss training runs (frozen-model features prepared outside the tape, as trainStage does);
+ *   and f_p's BatchNorm running statistics after that train-mode forward.
  * Tolerance: 1e-4 relative (max |diff| / max |reference| per tensor). The max differences are printed.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -134,6 +135,19 @@ describe.each(['cpu', 'wasm'] as const)('defense losses vs PyTorch on %s', (back
       lines.push(`    ${key}: max |diff| ${d.abs.toExponential(2)}, rel ${d.rel.toExponential(2)}`);
       expect(d.rel, key).toBeLessThanOrEqual(TOL);
     }
+    // The one train-mode forward also moved f_p's running statistics, as PyTorch's (unbiased running_var).
+    let worstRunning = 0;
+    for (const key of metadata.running_keys.split(',')) {
+      const entry = [...wrnTorchKeys(inferWrnConfig(sd))].find(([, info]) => info.prefix === key && info.kind === 'bn');
+      expect(entry, key).toBeDefined();
+      const w = fp.getLayer(entry![0]).weights; // gamma, beta, moving_mean, moving_variance
+      for (const [i, stat] of [[2, 'running_mean'], [3, 'running_var']] as const) {
+        const d = relDiff(await w[i].read().data(), get(`mcl_running.${key}.${stat}`));
+        worstRunning = Math.max(worstRunning, d.rel);
+        expect(d.rel, `${key}.${stat}`).toBeLessThanOrEqual(TOL);
+      }
+    }
+    lines.push(`    running statistics (${metadata.running_keys}): worst rel ${worstRunning.toExponential(2)}`);
     tf.dispose([x, y, ...prepared, value, ...kept, ...grads.filter((g): g is tf.Tensor => g !== null)]);
     trigger.dispose();
     expect(tf.memory().numTensors).toBe(before);

@@ -13,6 +13,8 @@ defense.safetensors holds (PyTorch layouts: images NCHW, conv weights [O, I, kh,
     z = f_p(x^), z+ = f_b(x), z- = f_b(x^); s = cosine similarity;
     mcl_loss = mean -log(exp(s+/t) / (exp(s+/t) + exp(s-/t)));  mcl_spos, mcl_sneg (batch means)
     mcl_grad.<key>  gradient of mcl_loss w.r.t. selected parameters of f_p
+    mcl_running.<bn key>.running_mean / .running_var  f_p's BatchNorm running statistics after that one
+                    train-mode forward (momentum 0.1; running_var takes the unbiased batch variance)
   scalars: target, lambda, tau as 1-element tensors
 """
 import copy
@@ -26,6 +28,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
 from torchref.wrn import WideResNet, randomize_statistics  # noqa: E402
 from torchref import safetensors_io  # noqa: E402
+
+RUNNING_KEYS = ["block1.layer.0.bn1", "block2.layer.0.bn2", "bn1"]
 
 GRAD_KEYS = [
     "conv1.weight",
@@ -98,7 +102,11 @@ def defense_fixture(path, batch=4, size=16, seed=4321, target=3, lam=0.01, tau=0
     )
     for k in GRAD_KEYS:
         tensors[f"mcl_grad.{k}"] = params[k].grad
-    meta = {"arch": "wrn-10-1", "size": str(size), "seed": str(seed), "torch": torch.__version__, "grad_keys": ",".join(GRAD_KEYS)}
+    fp_state = fp.state_dict()
+    for k in RUNNING_KEYS:
+        for stat in ("running_mean", "running_var"):
+            tensors[f"mcl_running.{k}.{stat}"] = fp_state[f"{k}.{stat}"].clone()
+    meta = {"arch": "wrn-10-1", "size": str(size), "seed": str(seed), "torch": torch.__version__, "grad_keys": ",".join(GRAD_KEYS), "running_keys": ",".join(RUNNING_KEYS)}
     safetensors_io.save(path, tensors, meta)
     print(f"wrote {path}: inv_loss={inv_loss.item():.6f} mcl_loss={mcl.item():.6f} s+={s_pos.mean().item():.4f} s-={s_neg.mean().item():.4f}")
 

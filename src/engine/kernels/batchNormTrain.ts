@@ -77,7 +77,8 @@ export function batchNormTrain(x: tf.Tensor, scale: tf.Tensor | null, offset: tf
   if (!fusedBatchNormAvailable() || x.dtype !== 'float32') {
     const axes = x.shape.slice(0, -1).map((_, i) => i);
     const { mean, variance } = tf.moments(x, axes);
-    const y = tf.batchNorm(x, mean, variance, offset ?? undefined, scale ?? undefined, epsilon);
+    // tfjs's tape cannot differentiate tf.batchNorm without scale or offset: constants stand in for absent ones.
+    const y = tf.batchNorm(x, mean, variance, offset ?? tf.zerosLike(mean), scale ?? tf.onesLike(mean), epsilon);
     const unbias = R > 1 ? R / (R - 1) : 1;
     const average = (old: tf.Tensor, v: tf.Tensor, f: number, m: number) => tf.add(tf.mul(old, m), tf.mul(v, f * (1 - m)));
     return {

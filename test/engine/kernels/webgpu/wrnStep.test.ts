@@ -1,7 +1,7 @@
 /**
  * One whole training step of a WRN with WRN-16-1's block structure (three groups of two pre-activation blocks,
  * stride-2 3x3 convs after zero padding, 1x1 shortcuts, BatchNorm in training mode) on webgpu with the project's
- * kernels, against cpu: loss and every gradient within 1e-4 relative; and tf.memory().numTensors flat across
+ * kernels, against cpu: loss, every gradient and the moved running averages within 1e-4 relative; and tf.memory().numTensors flat across
  * optimizer steps. Input 8x8 and batch 2 keep SwiftShader to seconds.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -39,18 +39,24 @@ describe.skipIf(why != null)('a WRN-16-1 training step on webgpu with the WGSL k
         const y = tf.oneHot(tf.tensor1d([3, 5], 'int32'), 10);
         const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
         const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, forward(model, x, true).logits) as tf.Scalar, vars);
-        const out = [value, ...vars.map((v) => grads[v.name])];
+        // and the running averages the train-mode forward moved (13 BatchNorms x mean, variance)
+        const running = model.nonTrainableWeights.map((w) => tf.clone(w.read()));
+        const out = [value, ...vars.map((v) => grads[v.name]), ...running];
         out.forEach((t) => tf.keep(t));
         model.dispose();
         return out;
       });
     const g = await run('webgpu');
     const c = await run('cpu');
-    const errs = g.slice(1).map((v, i) => relErr(v, c[i + 1]));
+    const nGrads = 43;
+    const errs = g.slice(1, 1 + nGrads).map((v, i) => relErr(v, c[i + 1]));
+    const runErrs = g.slice(1 + nGrads).map((v, i) => relErr(v, c[i + 1 + nGrads]));
     const lossErr = relErr(g[0], c[0]);
-    console.log(`WRN step: loss webgpu ${g[0][0].toFixed(6)} cpu ${c[0][0].toFixed(6)}; worst of ${errs.length} gradients rel ${Math.max(...errs).toExponential(2)}`);
+    console.log(`WRN step: loss webgpu ${g[0][0].toFixed(6)} cpu ${c[0][0].toFixed(6)}; worst of ${errs.length} gradients rel ${Math.max(...errs).toExponential(2)}, of ${runErrs.length} running averages ${Math.max(...runErrs).toExponential(2)}`);
+    expect([errs.length, runErrs.length]).toEqual([nGrads, 26]);
     expect(lossErr).toBeLessThanOrEqual(TOL);
     expect(Math.max(...errs)).toBeLessThanOrEqual(TOL);
+    expect(Math.max(...runErrs)).toBeLessThanOrEqual(TOL);
   });
 
   it('leaves tf.memory().numTensors unchanged across steps', async () => {
