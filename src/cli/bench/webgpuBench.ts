@@ -6,15 +6,18 @@
  *   npm run bench:train -- --backend webgpu [--batches 64,256] [--steps 10] [--warmup 3] [--no-stock] [--no-torch]
  *
  * For each batch: forward images/s (eval mode), training images/s and ms per step (train-mode forward, softmax
- * cross-entropy, backward, SGD momentum 0.9), GPU dispatches per training step (calls of the backend's
- * runWebGPUProgram: one compute dispatch each), kernel calls per step (tf.profile), and the tensor count across
- * steps. Every step ends with `await data()` on its result, so a step's time includes the GPU finishing it.
+ * cross-entropy, backward, the engine's SGD: momentum 0.9, weight decay 1e-4), GPU dispatches per training step
+ * (calls of the backend's runWebGPUProgram plus the project's multi-output programs, marked *: one compute
+ * dispatch each), kernel calls per step (tf.profile), and the tensor count across steps. Every step ends with
+ * `await data()` on its result, so a step's time includes the GPU finishing it.
  * Prints `webgpu/pytorch-cuda training ratio R` per batch when PyTorch CUDA ran.
  * On SwiftShader (no GPU) the figures only show that it runs: use small batches (--batches 2).
  */
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { gradientsOf, SgdMomentum, trainableVariables } from '../../engine/defense/optim';
+import { observeMultiOutputDispatches } from '../../engine/kernels/webgpu/multiOutput';
 import { buildWrn, forward, WRN_16_1 } from '../../engine/model/wrn';
 import { initNodeBackend } from '../../platform/node/backend';
 
@@ -59,15 +62,18 @@ async function countDispatches(f: () => Promise<unknown>): Promise<Map<string, n
   const b = tf.backend() as unknown as { runWebGPUProgram: (p: Program, ...a: unknown[]) => unknown };
   const orig = b.runWebGPUProgram;
   const byProgram = new Map<string, number>();
+  const count = (key: string) => byProgram.set(key, (byProgram.get(key) ?? 0) + 1);
   b.runWebGPUProgram = function (this: unknown, p: Program, ...a: unknown[]) {
-    const name = p.shaderKey.startsWith('mcl_') ? p.shaderKey.split('_').slice(0, 2).join('_') : p.constructor.name;
-    byProgram.set(name, (byProgram.get(name) ?? 0) + 1);
+    count(p.shaderKey.startsWith('mcl_') ? p.shaderKey.split('_').slice(0, 2).join('_') : p.constructor.name);
     return orig.call(this, p, ...a);
   };
+  // The project's multi-output programs dispatch without runWebGPUProgram (kernels/webgpu/multiOutput.ts).
+  const stop = observeMultiOutputDispatches((key) => count(key.split('_').slice(0, 2).join('_') + '*'));
   try {
     await f();
   } finally {
     b.runWebGPUProgram = orig;
+    stop();
   }
   return byProgram;
 }
@@ -87,17 +93,19 @@ async function measure(batch: number, o: Options): Promise<Result> {
   const model = buildWrn(WRN_16_1, 0);
   const x = tf.randomUniform([batch, 32, 32, 3], 0, 1, 'float32', 1) as tf.Tensor4D; // [B, 32, 32, 3]
   const y = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32', 2) as tf.Tensor1D, 10); // [B, 10]
-  const opt = tf.train.momentum(0.01, 0.9);
-  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const vars = trainableVariables(model);
+  const opt = new SgdMomentum(vars, 0.9, 1e-4); // the engine's optimizer, as purification trains (and PyTorch's bench)
   const fwd = async () => {
     const out = tf.tidy(() => forward(model, x, false).logits);
     await out.data();
     out.dispose();
   };
   const step = async () => {
-    const loss = tf.tidy(() => opt.minimize(() => tf.losses.softmaxCrossEntropy(y, forward(model, x, true).logits) as tf.Scalar, true, vars)!);
-    await loss.data();
-    loss.dispose();
+    const { value, grads } = gradientsOf(() => tf.losses.softmaxCrossEntropy(y, forward(model, x, true).logits) as tf.Scalar, vars);
+    opt.step(grads, 0.01);
+    tf.dispose(grads.filter((g): g is tf.Tensor => g !== null));
+    await value.data();
+    value.dispose();
   };
   const time = async (f: () => Promise<void>, warmup: number, steps: number) => {
     for (let i = 0; i < warmup; i++) await f();
@@ -110,7 +118,7 @@ async function measure(batch: number, o: Options): Promise<Result> {
     return ms;
   };
   const f = await time(fwd, o.warmup, o.steps);
-  const t0 = await time(step, o.warmup, 0); // warm-up; the first step creates the optimizer's slots
+  const t0 = await time(step, o.warmup, 0); // warm-up; the first step creates the momentum buffers
   const n0 = tf.memory().numTensors;
   const t = t0.concat(await time(step, 0, o.steps));
   const leaked = tf.memory().numTensors - n0;

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import './batchNorm'; // registers the engine's BatchNormalization for deserialization
+import './conv'; // and its Conv2D
 import './normalize'; // registers PixelNormalization for deserialization
 
 /** Serializes a model into in-memory artifacts (topology + one concatenated weight buffer). */

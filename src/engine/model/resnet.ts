@@ -17,6 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { batchNormalization } from './batchNorm';
+import { conv2d } from './conv';
 import { PixelNormalization } from './normalize';
 import type { StateDict } from './torchWeights';
 import { CIFAR10_MEAN, CIFAR10_STD } from '../data/cifar10';
@@ -85,17 +86,15 @@ function layerKit(seed: number) {
     let h = x;
     const padded = kernel === 3 && stride !== 1;
     if (padded) h = tf.layers.zeroPadding2d({ padding: 1, name: `${name}_pad` }).apply(h) as tf.SymbolicTensor;
-    return tf.layers
-      .conv2d({
-        filters,
-        kernelSize: kernel,
-        strides: stride,
-        padding: kernel === 3 && !padded ? 'same' : 'valid',
-        useBias: false,
-        kernelInitializer: tf.initializers.varianceScaling({ scale: 2, mode: 'fanOut', distribution: 'normal', seed: s++ }),
-        name,
-      })
-      .apply(h) as tf.SymbolicTensor;
+    return conv2d({
+      filters,
+      kernelSize: kernel,
+      strides: stride,
+      padding: kernel === 3 && !padded ? 'same' : 'valid',
+      useBias: false,
+      kernelInitializer: tf.initializers.varianceScaling({ scale: 2, mode: 'fanOut', distribution: 'normal', seed: s++ }),
+      name,
+    }).apply(h) as tf.SymbolicTensor;
   };
   const bn = (name: string, x: tf.SymbolicTensor) =>
     batchNormalization({ axis: -1, epsilon: 1e-5, momentum: 0.9, name }).apply(x) as tf.SymbolicTensor;

@@ -18,6 +18,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { CIFAR10_MEAN, CIFAR10_STD } from '../data/cifar10';
 import { batchNormalization } from './batchNorm';
+import { conv2d } from './conv';
 import { PixelNormalization } from './normalize';
 
 /** Architecture of a WideResNet. */
@@ -85,17 +86,15 @@ export function buildWrn(cfg: WrnConfig = WRN_16_1, seed = 0): tf.LayersModel {
     if (kernel === 3 && stride !== 1) {
       h = tf.layers.zeroPadding2d({ padding: 1, name: `${name}_pad` }).apply(h) as tf.SymbolicTensor;
     }
-    return tf.layers
-      .conv2d({
-        filters,
-        kernelSize: kernel,
-        strides: stride,
-        padding: kernel === 3 && stride === 1 ? 'same' : 'valid',
-        useBias: false,
-        kernelInitializer: convInit(),
-        name,
-      })
-      .apply(h) as tf.SymbolicTensor;
+    return conv2d({
+      filters,
+      kernelSize: kernel,
+      strides: stride,
+      padding: kernel === 3 && stride === 1 ? 'same' : 'valid',
+      useBias: false,
+      kernelInitializer: convInit(),
+      name,
+    }).apply(h) as tf.SymbolicTensor;
   };
   const bnRelu = (name: string, x: tf.SymbolicTensor): tf.SymbolicTensor => {
     const b = batchNormalization({ axis: -1, epsilon: 1e-5, momentum: 0.9, name }).apply(x);

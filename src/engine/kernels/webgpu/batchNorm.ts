@@ -109,6 +109,26 @@ export function fusedBatchNormWebGPU({ inputs, backend, attrs }: KernelArgs): Te
   return (backend as WebGPUBackendLike).runWebGPUProgram(program, ins, 'float32');
 }
 
+/** Kernel name of FusedBatchNorm's input gradient with fixed statistics (eval mode): dx = dy * scale * invStd. */
+export const BN_INFERENCE_GRAD = 'MclBnInferenceGrad';
+
+/** MclBnInferenceGrad on webgpu: {dy, variance, scale?} (attrs: varianceEpsilon) -> dy * scale[c] / sqrt(variance[c] + eps). */
+export function bnInferenceGradWebGPU({ inputs, backend, attrs }: KernelArgs): TensorInfo {
+  const { dy, variance, scale } = inputs;
+  const eps = (attrs as { varianceEpsilon: number }).varianceEpsilon;
+  const C = dy.shape[dy.shape.length - 1];
+  const n = util.sizeFromShape(dy.shape);
+  const code = `
+    fn main(index : i32) {
+      if (index >= ${n}) { return; }
+      let c = index % ${C};
+      result[index] = dy[index] * ${scale ? 'scale[c] * ' : ''}inverseSqrt(variance[c] + ${f32(eps)});
+    }`;
+  const names = ['dy', 'variance', ...(scale ? ['scale'] : [])];
+  const program = flatProgram(`mcl_bnevalgrad_${n}_${C}_${eps}_${scale ? 1 : 0}`, names, dy.shape, n, code);
+  return (backend as WebGPUBackendLike).runWebGPUProgram(program, [dy, variance, ...(scale ? [scale] : [])], 'float32');
+}
+
 /** Kernel name of the one-pass Relu gradient (shared with the wasm kernels). */
 export const RELU_GRAD = 'MclReluGrad';
 

@@ -5,13 +5,15 @@
  * FusedBatchNorm: y = (x - mean) * g + offset, g = scale * invStd, invStd = 1 / sqrt(variance + eps), x [..., C]:
  *   dx = dy * g;  doffset = sum(dy);  dmean = -g * sum(dy);  dscale = invStd * S;
  *   dvar = -0.5 * scale * invStd^3 * S,  with sum(dy) and S = sum(dy * (x - mean)) from one pass over dy and x
- *   (MclBatchNormGradStats) where tfjs-core writes x - mean, its product with dy, then reduces each.
+ *   (MclBatchNormGradStats) where tfjs-core writes x - mean, its product with dy, then reduces each; dx in one
+ *   pass (MclBnInferenceGrad). Only the thunks tfjs calls run: through an eval-mode BatchNorm, dx alone.
+ *   (Training-mode BatchNorm does not come here: model/batchNorm.ts differentiates it as one op.)
  * Relu: dx = x > 0 ? dy : 0 in one pass (MclReluGrad) instead of mul(dy, step(x)).
  * Mean, Sum: ../gradients.ts's versions (a Tile of dy instead of dy * ones(x.shape)).
  */
 import { add, engine, getBackend, mul, neg, reshape, rsqrt, scalar, slice, type GradConfig, type Tensor } from '@tensorflow/tfjs';
 import { meanGradConfig, sumGradConfig } from '../gradients';
-import { BN_GRAD_STATS, RELU_GRAD } from './batchNorm';
+import { BN_GRAD_STATS, BN_INFERENCE_GRAD, RELU_GRAD } from './batchNorm';
 import { WEBGPU } from './program';
 
 type GradFunc = GradConfig['gradFunc'];
@@ -28,19 +30,23 @@ function batchNormGrad(stock: GradConfig): GradConfig {
     if (mean.rank !== 1 || variance.rank !== 1 || (scale != null && scale.rank !== 1) || x.rank < 2 || dy.dtype !== 'float32') return null;
     const eps = (attrs as { varianceEpsilon: number }).varianceEpsilon;
     const C = x.shape[x.rank - 1];
-    // Shared by the thunks, so made here, in the backward pass's scope (tfjs runs each thunk in its own tidy and
-    // frees everything when the backward pass ends). The stats cost two dispatches even when only dx is wanted.
-    const invStd = rsqrt(add(variance, scalar(eps))); // [C]
-    const g = scale == null ? invStd : mul(scale, invStd); // [C]
-    const stats = engine().runKernel(BN_GRAD_STATS, { dy, x, mean }) as Tensor; // [2, C]: sum(dy), S
-    const sumDy = reshape(slice(stats, [0, 0], [1, C]), [C]);
-    const S = reshape(slice(stats, [1, 0], [1, C]), [C]);
+    // tfjs calls only the thunks whose input is on the gradient path: through an eval-mode BN (trigger
+    // inversion) that is dx alone, one pass. Each thunk runs in its own tidy, so one that needs a sum makes it.
+    const invStd = () => rsqrt(add(variance, scalar(eps))); // [C]
+    const sumOf = (row: 0 | 1) => {
+      const both = engine().runKernel(BN_GRAD_STATS, { dy, x, mean }) as Tensor; // [2, C]: sum(dy), S
+      return reshape(slice(both, [row, 0], [1, C]), [C]);
+    };
+    const g = () => (scale == null ? invStd() : mul(scale, invStd())); // [C]
     return {
-      x: () => mul(dy, g), // [..., C] * [C]
-      mean: () => neg(mul(g, sumDy)),
-      variance: () => mul(mul(mul(mul(invStd, invStd), scale == null ? invStd : mul(invStd, scale)), scalar(-0.5)), S),
-      scale: () => mul(invStd, S),
-      offset: () => reshape(sumDy, mean.shape),
+      x: () => engine().runKernel(BN_INFERENCE_GRAD, { dy, variance, ...(scale != null ? { scale } : {}) }, { varianceEpsilon: eps }) as Tensor,
+      mean: () => neg(mul(g(), sumOf(0))),
+      variance: () => {
+        const s = invStd();
+        return mul(mul(mul(mul(s, s), scale == null ? s : mul(s, scale)), scalar(-0.5)), sumOf(1));
+      },
+      scale: () => mul(invStd(), sumOf(1)),
+      offset: () => reshape(sumOf(0), mean.shape),
     };
   });
 }

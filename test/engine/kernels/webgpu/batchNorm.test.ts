@@ -50,6 +50,10 @@ describe.skipIf(why != null)('WGSL BatchNorm and reductions match cpu', () => {
       const f = (x: tf.Tensor, m: tf.Tensor, v: tf.Tensor, o: tf.Tensor, s: tf.Tensor) => tf.batchNorm(x, m, v, o, s, 1e-5);
       return tf.grads(f)([tf.tensor(xv, SHAPE), tf.tensor(p(1), [5]), tf.abs(tf.tensor(p(2), [5])), tf.tensor(p(3), [5]), tf.tensor(p(4), [5])], tf.tensor(dyv, SHAPE));
     }],
+    ['batchNorm gradient w.r.t. x alone (eval mode, as trigger inversion: MclBnInferenceGrad)', () => {
+      const f = (x: tf.Tensor) => tf.sum(tf.mul(tf.batchNorm(x, tf.tensor(p(1), [5]), tf.abs(tf.tensor(p(2), [5])), tf.tensor(p(3), [5]), tf.tensor(p(4), [5]), 1e-5), tf.tensor(dyv, SHAPE)));
+      return [tf.grad(f)(tf.tensor(xv, SHAPE))];
+    }],
     ['batchNorm through moments (training mode), relu, mean and sum gradients', () => {
       const f = (x: tf.Tensor) => {
         const { mean, variance } = tf.moments(x, [0, 1, 2]);
