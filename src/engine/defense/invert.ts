@@ -140,12 +140,8 @@ export async function* invertTrigger(
           }, [mask, pattern]);
           const packed = tf.stack([value, ...kept]); // [4]: loss, ce, L1, rate
           tf.dispose([value, ...kept]);
-          adam.step([grads[mask.name], grads[pattern.name]]);
+          adam.step([grads[mask.name], grads[pattern.name]], [0, 1]); // mask and pattern stay in [0, 1]
           tf.dispose(Object.values(grads));
-          tf.tidy(() => {
-            mask.assign(tf.clipByValue(mask, 0, 1));
-            pattern.assign(tf.clipByValue(pattern, 0, 1));
-          });
           stats = await readFloats(packed);
           packed.dispose();
         } finally {

@@ -5,9 +5,14 @@
  *   (buf = g on the first step); p -= lr * buf. (tf.train.momentum has no weight decay.)
  * - {@link Adam}: PyTorch's Adam (bias-corrected moments, epsilon added to sqrt(v_hat)).
  *
- * Plus {@link gradientsOf}, which returns gradients in the order of a variable list.
+ * Plus {@link gradientsOf}, which returns gradients in the order of a variable list. Where the backend has the
+ * fused kernels (WebGPU: kernels/webgpu/optimizer.ts) each variable's update is one dispatch; elsewhere tf ops.
  */
 import * as tf from '@tensorflow/tfjs';
+import { hasFusedKernel, OPTIMIZER_KERNELS } from '../kernels/optimizerKernels';
+
+/** Largest finite float32: the fused Adam's bounds when there is no clip. */
+const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** The trainable variables of a LayersModel, in model.trainableWeights order. */
 export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
@@ -44,6 +49,10 @@ export class SgdMomentum {
    */
   step(grads: (tf.Tensor | null)[], lr: number): void {
     if (grads.length !== this.vars.length) throw new Error(`SgdMomentum: ${grads.length} gradients for ${this.vars.length} variables`);
+    if (hasFusedKernel(OPTIMIZER_KERNELS.sgd)) {
+      this.fusedStep(grads, lr);
+      return;
+    }
     this.vars.forEach((v, i) => {
       const grad = grads[i];
       if (grad === null) return;
@@ -56,6 +65,26 @@ export class SgdMomentum {
       this.buffers[i] = buf;
       tf.tidy(() => v.assign(tf.sub(v, tf.mul(buf, lr))));
     });
+  }
+
+  /** The same update, one dispatch per variable (kernels/webgpu/optimizer.ts). */
+  private fusedStep(grads: (tf.Tensor | null)[], lr: number): void {
+    const hyper = tf.tensor1d([lr, this.momentum, this.weightDecay]);
+    try {
+      this.vars.forEach((v, i) => {
+        const grad = grads[i];
+        if (grad === null) return;
+        const prev = this.buffers[i];
+        const inputs: tf.NamedTensorMap = { param: v, grad, hyper, ...(prev && this.momentum ? { buffer: prev } : {}) };
+        const [p, buf] = tf.engine().runKernel(OPTIMIZER_KERNELS.sgd, inputs) as tf.Tensor[];
+        v.assign(p);
+        p.dispose();
+        prev?.dispose();
+        this.buffers[i] = buf;
+      });
+    } finally {
+      hyper.dispose();
+    }
   }
 
   /** Frees the momentum buffers. */
@@ -82,12 +111,20 @@ export class Adam {
     this.v = vars.map((x) => tf.zerosLike(x));
   }
 
-  /** One update; grads align with the variables and are not disposed (null: that variable is skipped). */
-  step(grads: (tf.Tensor | null)[]): void {
+  /**
+   * One update; grads align with the variables and are not disposed (null: that variable is skipped). With
+   * `clip`, each updated variable is then clamped to [lo, hi] (projected Adam, as trigger inversion keeps its
+   * mask and pattern in [0, 1]).
+   */
+  step(grads: (tf.Tensor | null)[], clip?: [number, number]): void {
     if (grads.length !== this.vars.length) throw new Error(`Adam: ${grads.length} gradients for ${this.vars.length} variables`);
     this.t++;
     const c1 = 1 - this.beta1 ** this.t;
     const c2 = 1 - this.beta2 ** this.t;
+    if (hasFusedKernel(OPTIMIZER_KERNELS.adam)) {
+      this.fusedStep(grads, c1, c2, clip);
+      return;
+    }
     this.vars.forEach((x, i) => {
       const grad = grads[i];
       if (grad === null) return;
@@ -99,8 +136,30 @@ export class Adam {
       this.m[i] = m;
       this.v[i] = v;
       // p -= lr * (m / c1) / (sqrt(v / c2) + eps)
-      tf.tidy(() => x.assign(tf.sub(x, tf.div(tf.mul(m, this.lr / c1), tf.add(tf.sqrt(tf.div(v, c2)), this.epsilon)))));
+      tf.tidy(() => {
+        const next = tf.sub(x, tf.div(tf.mul(m, this.lr / c1), tf.add(tf.sqrt(tf.div(v, c2)), this.epsilon)));
+        x.assign(clip ? tf.clipByValue(next, clip[0], clip[1]) : next);
+      });
     });
+  }
+
+  /** The same update, one dispatch per variable (kernels/webgpu/optimizer.ts). */
+  private fusedStep(grads: (tf.Tensor | null)[], c1: number, c2: number, clip?: [number, number]): void {
+    const [lo, hi] = clip ?? [-FLOAT32_MAX, FLOAT32_MAX];
+    const hyper = tf.tensor1d([this.lr / c1, c2, this.beta1, this.beta2, this.epsilon, lo, hi]);
+    try {
+      this.vars.forEach((x, i) => {
+        const grad = grads[i];
+        if (grad === null) return;
+        const [p, m, v] = tf.engine().runKernel(OPTIMIZER_KERNELS.adam, { param: x, grad, m: this.m[i], v: this.v[i], hyper }) as tf.Tensor[];
+        x.assign(p);
+        tf.dispose([p, this.m[i], this.v[i]]);
+        this.m[i] = m;
+        this.v[i] = v;
+      });
+    } finally {
+      hyper.dispose();
+    }
   }
 
   /** Frees the moment estimates. */

@@ -11,6 +11,7 @@
  * | MclBatchNormGradStats | (project kernel)                                     | sum(dy), sum(dy*(x-mean)) in one read |
  * | MclReluGrad           | (project kernel)                                     | x > 0 ? dy : 0 in one pass        |
  * | MclBnInferenceGrad    | (project kernel)                                     | eval-mode BN's dx in one pass     |
+ * | MclSgdMomentum, MclAdam | (project kernels)                                  | one dispatch per variable (optimizer.ts) |
  * | MclBn* (4)            | (project kernels)                                    | training BatchNorm: stats and running averages, apply, closed-form backward (batchNormTrain.ts) |
  * and, while webgpu is the active backend, the FusedBatchNorm, Relu, Mean and Sum gradients of gradients.ts.
  * Imports only @tensorflow/*: the page registers them too (src/platform/browser/backend.ts).
@@ -21,12 +22,13 @@ import '@tensorflow/tfjs-backend-webgpu';
 import { type KernelArgs, type Override, overrideKernel } from '../override';
 import { BN_GRAD_STATS, BN_INFERENCE_GRAD, bnGradStatsWebGPU, bnInferenceGradWebGPU, fusedBatchNormWebGPU, meanLeadingWebGPU, RELU_GRAD, reluGradWebGPU, sumLeadingWebGPU } from './batchNorm';
 import { BN_TRAIN_KERNELS, bnApplyWebGPU, bnGradInputWebGPU, bnGradSumsWebGPU, bnStatsWebGPU } from './batchNormTrain';
+import { adamWebGPU, OPTIMIZER_KERNELS, sgdMomentumWebGPU } from './optimizer';
 import { conv2dBackpropFilterWebGPU, conv2dBackpropInputWebGPU } from './convGradients';
 import { WEBGPU_GRADIENTS } from './gradients';
 import { WEBGPU } from './program';
 
 /** Names of the kernels this module replaces or adds on webgpu (for profiles and docs). */
-export const WEBGPU_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'FusedBatchNorm', 'Sum', 'Mean', BN_GRAD_STATS, BN_INFERENCE_GRAD, RELU_GRAD, ...Object.values(BN_TRAIN_KERNELS)] as const;
+export const WEBGPU_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'FusedBatchNorm', 'Sum', 'Mean', BN_GRAD_STATS, BN_INFERENCE_GRAD, RELU_GRAD, ...Object.values(BN_TRAIN_KERNELS), ...Object.values(OPTIMIZER_KERNELS)] as const;
 
 /** The project kernels this module adds (no stock kernel behind them). */
 const ADDED: Array<[string, (args: KernelArgs) => TensorInfo | TensorInfo[]]> = [
@@ -37,6 +39,8 @@ const ADDED: Array<[string, (args: KernelArgs) => TensorInfo | TensorInfo[]]> = 
   [BN_TRAIN_KERNELS.apply, bnApplyWebGPU],
   [BN_TRAIN_KERNELS.gradSums, bnGradSumsWebGPU],
   [BN_TRAIN_KERNELS.gradInput, bnGradInputWebGPU],
+  [OPTIMIZER_KERNELS.sgd, sgdMomentumWebGPU],
+  [OPTIMIZER_KERNELS.adam, adamWebGPU],
 ];
 
 let overrides: Override[] | null = null;
