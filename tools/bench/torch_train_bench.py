@@ -6,9 +6,12 @@ CPU, with the environment DESIGN.md names for a fair baseline (the TS bench does
 GPU:
   python3 tools/bench/torch_train_bench.py --device cuda --batch 64 --warmup 5 --steps 20
 Prints one JSON object on stdout:
-  {"torch", "device", "threads", "batch", "forward_img_s", "train_img_s", "forward_ms": [...], "train_ms": [...]}
+  {"torch", "device", "threads", "batch", "forward_img_s", "train_img_s", "invert_img_s", "forward_ms": [...],
+   "train_ms": [...], "invert_ms": [...]}
 Forward is eval mode under no_grad (what inference costs); a training step is train-mode forward (BatchNorm on batch
-statistics), cross-entropy, backward and SGD momentum 0.9 (weight decay 1e-4), as the project trains. On CUDA each
+statistics), cross-entropy, backward and SGD momentum 0.9 (weight decay 1e-4), as the project trains; an inversion
+step is MCLDef's stage 1 (Neural Cleanse objective on the frozen model in eval mode: x' = (1 - m) x + m p,
+CE(f(x'), t) + 0.01 |m|_1, gradients w.r.t. mask and pattern only, Adam 0.1, both clamped to [0, 1]). On CUDA each
 timed step ends with torch.cuda.synchronize(). Images/s use the median step time, after warm-up steps.
 Exits 3 (and prints why on stderr) when --device cuda is asked for and CUDA is not available.
 """
@@ -75,8 +78,28 @@ def main():
         loss.backward()
         opt.step()
 
+    mask = torch.rand(32, 32, device=dev, requires_grad=True)
+    pattern = torch.rand(3, 32, 32, device=dev, requires_grad=True)
+    adam = torch.optim.Adam([mask, pattern], lr=0.1)
+    target = torch.zeros(args.batch, dtype=torch.long, device=dev)
+
+    def invert_step():
+        adam.zero_grad(set_to_none=True)
+        xt = (1 - mask) * x + mask * pattern
+        loss = F.cross_entropy(model(xt), target) + 0.01 * mask.abs().sum()
+        loss.backward()
+        adam.step()
+        with torch.no_grad():
+            mask.clamp_(0, 1)
+            pattern.clamp_(0, 1)
+
     model.eval()
     fwd = timed(forward, args.warmup, args.steps, dev)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    inv = timed(invert_step, args.warmup, args.steps, dev)
+    for p in model.parameters():
+        p.requires_grad_(True)
     model.train()
     trn = timed(train_step, args.warmup, args.steps, dev)
     rate = lambda ms: args.batch * 1000.0 / statistics.median(ms)  # noqa: E731
@@ -87,8 +110,10 @@ def main():
         "batch": args.batch,
         "forward_img_s": round(rate(fwd), 1),
         "train_img_s": round(rate(trn), 1),
+        "invert_img_s": round(rate(inv), 1),
         "forward_ms": [round(v, 3) for v in fwd],
         "train_ms": [round(v, 3) for v in trn],
+        "invert_ms": [round(v, 3) for v in inv],
     }))
 
 

@@ -5,18 +5,20 @@
  *
  *   npm run bench:train -- --backend webgpu [--batches 64,256] [--steps 10] [--warmup 3] [--no-stock] [--no-torch]
  *
- * For each batch: forward images/s (eval mode), training images/s and ms per step (train-mode forward, softmax
- * cross-entropy, backward, the engine's SGD: momentum 0.9, weight decay 1e-4), GPU dispatches per training step
+ * For each batch: forward images/s (eval mode); training images/s and ms per step (train-mode forward, softmax
+ * cross-entropy, backward, the engine's SGD: momentum 0.9, weight decay 1e-4); a trigger-inversion step's time
+ * (stage 1: the model in eval mode, gradients w.r.t. mask and pattern, projected Adam); GPU dispatches per step
  * (calls of the backend's runWebGPUProgram plus the project's multi-output programs, marked *: one compute
- * dispatch each), kernel calls per step (tf.profile), and the tensor count across steps. Every step ends with
- * `await data()` on its result, so a step's time includes the GPU finishing it.
- * Prints `webgpu/pytorch-cuda training ratio R` per batch when PyTorch CUDA ran.
+ * dispatch each); kernel calls per training step (tf.profile); the tensor count across steps. Every step ends
+ * with `await data()` on its result, so a step's time includes the GPU finishing it. Where PyTorch CUDA ran it
+ * prints `batch B: webgpu/pytorch-cuda training ratio R` (and forward, inversion) per batch.
  * On SwiftShader (no GPU) the figures only show that it runs: use small batches (--batches 2).
  */
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { gradientsOf, SgdMomentum, trainableVariables } from '../../engine/defense/optim';
+import { inversionObjective } from '../../engine/defense/invert';
+import { Adam, gradientsOf, SgdMomentum, trainableVariables } from '../../engine/defense/optim';
 import { observeMultiOutputDispatches } from '../../engine/kernels/webgpu/multiOutput';
 import { buildWrn, forward, WRN_16_1 } from '../../engine/model/wrn';
 import { initNodeBackend } from '../../platform/node/backend';
@@ -87,6 +89,9 @@ interface Result {
   byProgram: Map<string, number>;
   kernels: number;
   leaked: number;
+  /** One trigger-inversion step: median ms and dispatches. */
+  invertMs: number;
+  invertDispatches: number;
 }
 
 async function measure(batch: number, o: Options): Promise<Result> {
@@ -95,6 +100,9 @@ async function measure(batch: number, o: Options): Promise<Result> {
   const y = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32', 2) as tf.Tensor1D, 10); // [B, 10]
   const vars = trainableVariables(model);
   const opt = new SgdMomentum(vars, 0.9, 1e-4); // the engine's optimizer, as purification trains (and PyTorch's bench)
+  const mask = tf.variable(tf.randomUniform([32, 32], 0, 1, 'float32', 3)); // [H, W]
+  const pattern = tf.variable(tf.randomUniform([32, 32, 3], 0, 1, 'float32', 4)); // [H, W, C]
+  const adam = new Adam([mask, pattern], 0.1);
   const fwd = async () => {
     const out = tf.tidy(() => forward(model, x, false).logits);
     await out.data();
@@ -104,6 +112,14 @@ async function measure(batch: number, o: Options): Promise<Result> {
     const { value, grads } = gradientsOf(() => tf.losses.softmaxCrossEntropy(y, forward(model, x, true).logits) as tf.Scalar, vars);
     opt.step(grads, 0.01);
     tf.dispose(grads.filter((g): g is tf.Tensor => g !== null));
+    await value.data();
+    value.dispose();
+  };
+  // MCLDef's stage 1, as invertTrigger steps: the frozen model in eval mode, gradients w.r.t. mask and pattern.
+  const invert = async () => {
+    const { value, grads } = tf.variableGrads(() => inversionObjective(model, x, mask, pattern, 0, 0.01).loss, [mask, pattern]);
+    adam.step([grads[mask.name], grads[pattern.name]], [0, 1]);
+    tf.dispose(Object.values(grads));
     await value.data();
     value.dispose();
   };
@@ -118,6 +134,10 @@ async function measure(batch: number, o: Options): Promise<Result> {
     return ms;
   };
   const f = await time(fwd, o.warmup, o.steps);
+  const inv = await time(invert, o.warmup, o.steps);
+  const invertDispatches = [...(await countDispatches(invert)).values()].reduce((a, v) => a + v, 0);
+  tf.dispose([mask, pattern]);
+  adam.dispose();
   const t0 = await time(step, o.warmup, 0); // warm-up; the first step creates the momentum buffers
   const n0 = tf.memory().numTensors;
   const t = t0.concat(await time(step, 0, o.steps));
@@ -129,7 +149,8 @@ async function measure(batch: number, o: Options): Promise<Result> {
   tf.dispose([x, y]);
   opt.dispose();
   model.dispose();
-  return { batch, forward: (batch * 1000) / median(f), train: (batch * 1000) / median(t), stepMs: median(t), dispatches, byProgram, kernels, leaked };
+  const invertMs = median(inv);
+  return { batch, forward: (batch * 1000) / median(f), train: (batch * 1000) / median(t), stepMs: median(t), dispatches, byProgram, kernels, leaked, invertMs, invertDispatches };
 }
 
 /** Pythons tried for PyTorch, in order: the one on PATH, then Debian's (python3-torch installs there). */
@@ -147,12 +168,12 @@ function cudaPython(): { py: string } | string {
 }
 
 /** PyTorch CUDA at `batch` with python `py`, or why it did not run. */
-function torchCuda(py: string, batch: number, o: Options): { forward: number; train: number; device: string; torch: string } | string {
+function torchCuda(py: string, batch: number, o: Options): { forward: number; train: number; invert: number; device: string; torch: string } | string {
   const script = path.join(process.cwd(), 'tools/bench/torch_train_bench.py');
   const r = spawnSync(py, [script, '--device', 'cuda', '--batch', String(batch), '--warmup', String(Math.max(5, o.warmup)), '--steps', String(Math.max(20, o.steps))], { encoding: 'utf8' });
   if (r.status !== 0) return `failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`;
   const j = JSON.parse(r.stdout.trim().split('\n').pop() as string);
-  return { forward: j.forward_img_s, train: j.train_img_s, device: j.device, torch: j.torch };
+  return { forward: j.forward_img_s, train: j.train_img_s, invert: j.invert_img_s, device: j.device, torch: j.torch };
 }
 
 const line = (name: string, r: Result) =>
@@ -190,6 +211,15 @@ export async function runWebGPUBench(argv: string[]): Promise<void> {
     const t = torch[i];
     if (typeof t !== 'string') console.log(`| PyTorch ${t.torch} CUDA (${t.device}) | ${o.batches[i]} | ${fmt(t.forward)} | ${fmt(t.train)} | ${((o.batches[i] * 1000) / t.train).toFixed(2)} | - | - | - |`);
   }
+  console.log('\ntrigger inversion (stage 1) steps, median ms (images/s), dispatches per step:');
+  for (let i = 0; i < o.batches.length; i++) {
+    const r = ours[i];
+    const t = torch[i];
+    const parts = [`webgpu, project kernels ${r.invertMs.toFixed(1)} ms (${fmt((r.batch * 1000) / r.invertMs)} img/s), ${r.invertDispatches} dispatches`];
+    if (stock[i]) parts.push(`stock ${stock[i].invertMs.toFixed(1)} ms, ${stock[i].invertDispatches} dispatches`);
+    if (typeof t !== 'string') parts.push(`PyTorch CUDA ${((r.batch * 1000) / t.invert).toFixed(2)} ms`);
+    console.log(`  batch ${r.batch}: ${parts.join('; ')}`);
+  }
   const top = (r: Result) => [...r.byProgram].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
   console.log(`\ndispatches of one training step by program (batch ${o.batches[0]}; mcl_* are the project's):`);
   console.log(`  project kernels: ${top(ours[0])}`);
@@ -202,6 +232,7 @@ export async function runWebGPUBench(argv: string[]): Promise<void> {
     else {
       console.log(`batch ${o.batches[i]}: webgpu/pytorch-cuda training ratio ${(ours[i].train / t.train).toFixed(3)}`);
       console.log(`batch ${o.batches[i]}: webgpu/pytorch-cuda forward ratio ${(ours[i].forward / t.forward).toFixed(3)}`);
+      console.log(`batch ${o.batches[i]}: webgpu/pytorch-cuda inversion ratio ${((o.batches[i] * 1000) / ours[i].invertMs / t.invert).toFixed(3)}`);
     }
   }
 }
