@@ -4,6 +4,7 @@
  * max|a - b| / max|b| against the cpu backend.
  */
 import * as tf from '@tensorflow/tfjs';
+import { observeMultiOutputDispatches } from '../../../../src/engine/kernels/webgpu/multiOutput';
 import { initNodeBackend } from '../../../../src/platform/node/backend';
 
 export { randoms, relErr, size, TOL } from '../../../helpers/kernelCheck';
@@ -26,4 +27,23 @@ export async function on(backend: 'webgpu' | 'cpu', f: () => tf.Tensor[]): Promi
   const vals = (await Promise.all(outs.map((o) => o.data()))) as Float32Array[];
   tf.dispose(outs);
   return vals;
+}
+
+/** How many GPU dispatches `f` makes on the active webgpu backend: tfjs programs and the project's multi-output ones. */
+export async function countDispatches(f: () => unknown): Promise<number> {
+  const b = tf.backend() as unknown as { runWebGPUProgram: (...a: unknown[]) => unknown };
+  const orig = b.runWebGPUProgram;
+  let n = 0;
+  b.runWebGPUProgram = function (this: unknown, ...a: unknown[]) {
+    n++;
+    return orig.apply(this, a);
+  };
+  const stop = observeMultiOutputDispatches(() => n++);
+  try {
+    await f();
+  } finally {
+    b.runWebGPUProgram = orig;
+    stop();
+  }
+  return n;
 }

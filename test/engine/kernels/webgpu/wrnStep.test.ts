@@ -8,10 +8,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gradientsOf, SgdMomentum, trainableVariables } from '../../../../src/engine/defense/optim';
-import { observeMultiOutputDispatches } from '../../../../src/engine/kernels/webgpu/multiOutput';
 import { buildWrn, forward, WRN_16_1 } from '../../../../src/engine/model/wrn';
 import { initNodeBackend } from '../../../../src/platform/node/backend';
-import { on, randoms, relErr, TOL, webgpuUnavailable } from './helpers';
+import { countDispatches, on, randoms, relErr, TOL, webgpuUnavailable } from './helpers';
 
 const why = await webgpuUnavailable();
 if (why) console.warn(`WebGPU kernel tests skipped: ${why}`);
@@ -79,20 +78,7 @@ describe.skipIf(why != null)('a WRN-16-1 training step on webgpu with the WGSL k
     };
     await step(); // creates the momentum buffers
     const n0 = tf.memory().numTensors;
-    const b = tf.backend() as unknown as { runWebGPUProgram: (...a: unknown[]) => unknown };
-    const orig = b.runWebGPUProgram;
-    let dispatches = 0;
-    b.runWebGPUProgram = function (this: unknown, ...a: unknown[]) {
-      dispatches++;
-      return orig.apply(this, a);
-    };
-    const stop = observeMultiOutputDispatches(() => dispatches++);
-    try {
-      await step();
-    } finally {
-      b.runWebGPUProgram = orig;
-      stop();
-    }
+    const dispatches = await countDispatches(step);
     await step();
     console.log(`WRN step: ${dispatches} dispatches`);
     expect(dispatches).toBeLessThanOrEqual(300);
