@@ -5,7 +5,7 @@
  * - MCL contrastive loss with f_p = a copy of f_b in training mode, and its gradients w.r.t. f_p's parameters, through
  *   mclStageLoss: the stage loss training runs (frozen-model features prepared outside the tape, as trainStage does);
  *   and f_p's BatchNorm running statistics after that train-mode forward.
- * Tolerance: 1e-4 relative (max |diff| / max |reference| per tensor). The max differences are printed.
+ * On cpu, wasm and (where an adapter exists) webgpu. Tolerance: 1e-4 relative (max |diff| / max |reference| per tensor). The max differences are printed.
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -37,10 +37,17 @@ function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): { abs: number; rel
   return { abs, rel: abs / Math.max(scale, 1e-30) };
 }
 
-/** PyTorch layout -> TF.js layout of a parameter's gradient. */
+/** PyTorch layout -> TF.js layout of a gradient: conv [O, I, kh, kw] -> [kh, kw, I, O] (in JS: webgpu reads only asynchronously). */
 function torchToTf(data: Float32Array, shape: number[]): Float32Array {
   if (shape.length !== 4) return data;
-  return tf.tidy(() => tf.transpose(tf.tensor(data, shape), [2, 3, 1, 0]).dataSync() as Float32Array);
+  const [O, I, H, W] = shape;
+  const out = new Float32Array(data.length);
+  for (let o = 0; o < O; o++) {
+    for (let i = 0; i < I; i++) {
+      for (let k = 0; k < H * W; k++) out[(k * I + i) * O + o] = data[(o * I + i) * H * W + k];
+    }
+  }
+  return out;
 }
 
 /** The TF.js variable holding PyTorch parameter `key` in a WRN built by model/wrn.ts. */
@@ -66,7 +73,14 @@ function loadModel(): tf.LayersModel {
 const report: string[] = [];
 afterAll(() => console.log(report.join('\n')));
 
-describe.each(['cpu', 'wasm'] as const)('defense losses vs PyTorch on %s', (backend) => {
+// WebGPU too where an adapter exists (SwiftShader in CI): the project's WGSL kernels against PyTorch directly.
+const webgpu = await initNodeBackend('webgpu').then(
+  () => true,
+  () => false,
+);
+await tf.setBackend('cpu');
+
+describe.each(webgpu ? (['cpu', 'wasm', 'webgpu'] as const) : (['cpu', 'wasm'] as const))('defense losses vs PyTorch on %s', (backend) => {
   it('inversion objective and its gradients w.r.t. mask and pattern', async () => {
     if (backend === 'wasm') registerWasmTrainingKernels();
     await initNodeBackend(backend);
