@@ -3,8 +3,8 @@
  *
  * Where the backend has the project's BatchNorm kernels (webgpu/batchNormTrain.ts), the op is the statistics
  * pass (two dispatches, which also update the running averages) and one normalizing pass forward, and a
- * closed-form backward (dScale and dOffset from one read of dy and x, then one pass for dx): 3 + 3, where tfjs-layers' composition (tf.moments, then
- * tf.batchNorm, each differentiated op by op) takes dozens. The gradient is tf.customGrad's, so the tape sees
+ * closed-form backward (dScale and dOffset from one read of dy and x, then one pass for dx): 3 + 3 dispatches,
+ * where tfjs-layers' composition (tf.moments, then tf.batchNorm, each differentiated op by op) takes dozens. The gradient is tf.customGrad's, so the tape sees
  * one node; the mean and variance reach dx through the closed form, not through the tape.
  *
  * Elsewhere (cpu, wasm) the op is the composition tfjs-layers uses, so those backends keep their own
