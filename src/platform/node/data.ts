@@ -6,14 +6,17 @@
 import path from 'node:path';
 import type { Dataset } from '../../engine/data/dataset';
 import { decodeShard } from '../../engine/data/shard';
+import { PNG } from 'pngjs';
 import { getAttack, isAttackName } from '../../engine/attacks/registry';
+import { rgbaAttack } from '../../engine/attacks/rgba';
+import type { SigParams } from '../../engine/attacks/sig';
 import type { Attack } from '../../engine/attacks/types';
 import { loadCifar10 } from './cifar';
 import { loadImageFolder } from './imageFolder';
 import { type ImportFit, importImages } from './imageImport';
 import { loadTrojanPatch } from './npz';
 import { sharedDir } from './paths';
-import { pathKind, READ_LIMITS, readRegularFile } from './safeFs';
+import { pathKind, READ_LIMITS, readRegularFile, readRegularText } from './safeFs';
 
 /**
  * Loads a data set named on the command line: cifar10:train / cifar10:test, an MCLDSET1 shard, a .zip, or a
@@ -50,11 +53,41 @@ export function defaultTrojanPatch(): string {
   return path.join(sharedDir(), 'triggers', 'trojan_square_cifar10.npz');
 }
 
-/** Builds a known attack by name (for trojan, from `triggerFile` or the shared patch). */
+/**
+ * Builds a known attack by name. `triggerFile`: for trojan the patch (.npz, default the shared one); for mask a
+ * trigger drawn as an RGBA PNG of the model's input size (alpha is the mask: 0 keeps the pixel, 255 replaces it,
+ * between blends); for sig an optional JSON file `{"delta": 20, "frequency": 6}`.
+ */
 export async function attackFromName(name: string, triggerFile?: string): Promise<Attack> {
-  if (!isAttackName(name) || name === 'mask') {
-    throw new Error(`unknown attack "${name}": expected one of badnets, trojan, blend, sig, cl`);
+  if (!isAttackName(name)) {
+    throw new Error(`unknown attack "${name}": expected one of badnets, trojan, blend, sig, cl, mask (with --trigger FILE.png)`);
   }
   if (name === 'trojan') return getAttack('trojan', { patch: await loadTrojanPatch(triggerFile ?? defaultTrojanPatch()) });
+  if (name === 'mask') {
+    if (!triggerFile) throw new Error('attack "mask" needs --trigger FILE.png: an RGBA PNG whose alpha is the mask');
+    return loadPngTrigger(triggerFile);
+  }
+  if (name === 'sig' && triggerFile) return getAttack('sig', readSigParams(triggerFile));
   return getAttack(name);
+}
+
+/** An RGBA PNG trigger file as a mask attack; the message names the file and what was expected. */
+export function loadPngTrigger(file: string): Attack {
+  try {
+    const png = PNG.sync.read(Buffer.from(readRegularFile(file, READ_LIMITS.image)));
+    return rgbaAttack(new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length), png.height, png.width);
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message} (expected an RGBA PNG trigger: alpha 0 keeps the pixel, 255 replaces it)`);
+  }
+}
+
+/** SIG's amplitude and frequency from a JSON file. */
+function readSigParams(file: string): SigParams {
+  const v = JSON.parse(readRegularText(file, READ_LIMITS.json)) as Record<string, unknown>;
+  const num = (k: string): number | undefined => {
+    if (v[k] === undefined) return undefined;
+    if (typeof v[k] !== 'number' || !Number.isFinite(v[k])) throw new Error(`${file}: "${k}" must be a number`);
+    return v[k] as number;
+  };
+  return { delta: num('delta'), frequency: num('frequency') };
 }
