@@ -32,7 +32,10 @@ export const purifyHelp = `mcldef purify --model DIR --clean DATA --test DATA --
   --detect     find the target with Neural Cleanse detection instead (inverts every class)
   --attack     badnets | trojan | blend | sig | cl | none: the true attack, to measure the true ASR
                (default: the manifest's); its target is --target, else the manifest's, else 5
-  --trigger    Trojan patch .npz (default: the shared trojan_square_cifar10.npz)
+  --trigger    the attack's trigger file: Trojan patch .npz (default: the shared trojan_square_cifar10.npz), an
+               RGBA PNG for --attack mask (alpha is the mask), a JSON {"delta", "frequency"} for --attack sig
+  --attack-target N  the true attack's target, for the true ASR only (the defense is not told: with --detect it
+               must find the target itself)
   --clean-share F   use a class-balanced share F in (0, 1] of --clean (0.05 = the paper's 5% of CIFAR-10 train;
                     default: all of it, or the quick preset's 1,000 images)
   --epochs N        purification epochs (paper 20)        --inv-epochs N   inversion epochs (paper 100)
@@ -46,6 +49,10 @@ export const purifyHelp = `mcldef purify --model DIR --clean DATA --test DATA --
   --augment on|off  random crop (4-pixel padding) + flip of the clean batches in every training stage (default on,
                     as DESIGN states the paper's recipe; the authors' public code trains stage 2 without it)
   --bn train|frozen BatchNorm of the purified model in MCLDef's stages 2-3 (default train, as the paper's code)
+  --keep-target on|off  keep the target class in stage 2 (our extension: the target class's images keep only the
+                    positive pair, and a label anchor holds every triggered image to its true label; default: the
+                    preset's, off for paper, on for quick)
+  --anchor X        weight of that label anchor (default: the preset's)
   --json            print report.json on stdout
 ${MODEL_OPTIONS_HELP}`;
 
@@ -88,6 +95,9 @@ function parsePurifyArgs(argv: string[]) {
     inverted: { type: 'string' },
     bn: { type: 'string' },
     augment: { type: 'string' },
+    'keep-target': { type: 'string' },
+    'attack-target': { type: 'string' },
+    anchor: { type: 'string' },
     json: { type: 'boolean' },
   });
 }
@@ -143,7 +153,8 @@ async function purifyInto(
     }
     if (target !== undefined && (target < 0 || target >= numClasses)) throw new UsageError(`target ${target} is not a class of this ${numClasses}-class model`);
     const attackName = values.attack ?? manifest?.attack?.name ?? 'none';
-    const trueTarget = given ?? manifest?.target ?? 5;
+    // --attack-target: the true attack's target kept from the defense (a --detect run measured against the truth).
+    const trueTarget = values['attack-target'] !== undefined ? intOption(values['attack-target'], 'attack-target', 0, 0, numClasses - 1) : (given ?? manifest?.target ?? 5);
 
     const cleanCount = values['clean-share'] === undefined ? preset.cleanImages : 0;
     const { clean, all: cleanAll } = await loadCleanData(cleanPath, fit, share, seed, cleanCount);
@@ -174,6 +185,8 @@ async function purifyInto(
       // Probe features (the config's default probes per class, from --test) feed the merge figure in report.json.
     });
     input.purifyBn = choiceOption(values.bn, 'bn', ['train', 'frozen'] as const, 'train');
+    input.keepTarget = choiceOption(values['keep-target'], 'keep-target', ['on', 'off'] as const, pre.keepTarget ? 'on' : 'off') === 'on';
+    input.anchor = numOption(values.anchor, 'anchor', pre.anchor, 0, 100);
     if (choiceOption(values.augment, 'augment', ['on', 'off'] as const, 'on') === 'off') input.augment = { padding: 0, flip: false };
     const cfg = resolveConfig(input);
 

@@ -63,6 +63,15 @@ export interface InversionConvergence {
   rate: number;
   shrink: number;
   epochs: number;
+  /**
+   * Neural Cleanse's cost schedule, so a working but diffuse mask keeps shrinking (our choice for the class preset;
+   * absent: lambda stays fixed): after an epoch whose attack rate reached `rate` lambda is multiplied by `up`,
+   * after one below it divided by `down`. With it the test watches the smallest mask that reached the rate (the
+   * inversion's result): converged once that one shrank by less than `shrink` over the last `epochs` epochs.
+   */
+  lambda?: { up: number; down: number };
+  /** Fewest epochs before the test may end the inversion (default 0). */
+  minEpochs?: number;
 }
 
 /** Where detection measures how far a class's mask norm lies from the others' (see anomalyReport). */
@@ -86,6 +95,24 @@ export interface DetectionConfig {
   scale: DetectionScale;
   /** When no class is flagged: purify against the class with the smallest L1 ('lowest-l1'), or stop ('stop'). */
   ifNoneFlagged: 'lowest-l1' | 'stop';
+  /**
+   * 'nc': Neural Cleanse's procedure, one inversion per class with the budget above. 'halving' (our choice for the
+   * class preset, detectHalving.ts): every class inverted at once in one batched pass, the worse half dropped
+   * after each round; `epochs` and `maxSteps` do not apply.
+   */
+  procedure: 'nc' | 'halving';
+  /** halving: optimizer steps of each round. */
+  rounds: number[];
+  /** halving: classes still inverted in the last round (at least 1). */
+  finalists: number;
+  /** halving: clean images per step (each stamped once per alive class). */
+  batchSize: number;
+  /**
+   * halving: masks start uniform in [0, initMask] (1: Neural Cleanse's uniform start). A small start lets the
+   * target's mask grow where the trigger sits while the others must grow large to attack at all, so the classes
+   * part within a few dozen steps instead of waiting for every mask to shrink from half the image.
+   */
+  initMask: number;
 }
 
 /** The whole configuration of a defense run. */
@@ -115,6 +142,14 @@ export interface DefenseConfig {
    * averages updated from the triggered batches) or 'frozen' (running statistics of the backdoored model kept).
    */
   purifyBn: 'train' | 'frozen';
+  /**
+   * Keep the backdoor's target class in stage 2 (our extension, off in the paper's settings): the target class's
+   * clean images keep only MCLDef's positive pair, and `anchor` weighs a cross-entropy of the purified model's
+   * logits of every triggered image against its true label (mcl.ts KeepTarget).
+   */
+  keepTarget: boolean;
+  /** Weight of the label anchor when keepTarget (0: none). */
+  anchor: number;
   inversion: InversionConfig;
   detection: DetectionConfig;
   /** MCLDef+ stage 3 (positive pairs only). Our choice: 10 epochs, lr 0.01 then 0.001 from epoch 5. */
@@ -157,6 +192,8 @@ export const DEFAULT_CONFIG: Readonly<DefenseConfig> = Object.freeze({
   augment: { padding: 4, flip: true },
   tau: 0.5,
   purifyBn: 'train',
+  keepTarget: false,
+  anchor: 1,
   inversion: {
     lambda: 0.01,
     lr: 0.005,
@@ -170,7 +207,7 @@ export const DEFAULT_CONFIG: Readonly<DefenseConfig> = Object.freeze({
     snapshotEvery: 20,
     converge: null,
   },
-  detection: { epochs: 10, maxSteps: 0, lr: null, threshold: 2, scale: 'linear', ifNoneFlagged: 'lowest-l1' },
+  detection: { epochs: 10, maxSteps: 0, lr: null, threshold: 2, scale: 'linear', ifNoneFlagged: 'lowest-l1', procedure: 'nc', rounds: [30, 30, 40, 60], finalists: 2, batchSize: 16, initMask: 1 },
   plus: { epochs: 10, lr: { milestones: [5], values: [0.01, 0.001] } },
   nc: { triggerShare: 0.2 },
   nad: { teacherEpochs: 10, betas: [500, 1000, 1000], p: 2 },
@@ -220,17 +257,22 @@ export function resolveConfig(input: DefenseConfigInput = {}): DefenseConfig {
   check(nonNegInt(c.epochs) && nonNegInt(c.inversion.epochs) && nonNegInt(c.plus.epochs), 'epochs must be non-negative integers');
   check(nonNegInt(c.nad.teacherEpochs) && posInt(c.detection.epochs), 'teacher epochs >= 0 and detection epochs >= 1');
   check(c.detection.scale === 'linear' || c.detection.scale === 'log', `detection scale must be 'linear' or 'log', got "${c.detection.scale}"`);
+  check(c.detection.procedure === 'nc' || c.detection.procedure === 'halving', `detection procedure must be 'nc' or 'halving', got "${c.detection.procedure}"`);
+  check(c.detection.rounds.length > 0 && c.detection.rounds.every(posInt) && posInt(c.detection.finalists) && posInt(c.detection.batchSize) && c.detection.initMask > 0 && c.detection.initMask <= 1, 'detection rounds must be positive step counts (at least one round), finalists and batchSize positive integers, initMask in (0, 1]');
   check(c.detection.lr === null || c.detection.lr > 0, `detection lr must be > 0 (or null), got ${c.detection.lr}`);
   for (const s of [c.lr, c.plus.lr]) {
     check(s.values.length === s.milestones.length + 1 && s.values.every((v) => v >= 0), 'an lr schedule needs milestones.length + 1 non-negative values');
   }
   check(c.tau > 0, `tau must be > 0, got ${c.tau}`);
   check(c.purifyBn === 'train' || c.purifyBn === 'frozen', `purifyBn must be 'train' or 'frozen', got "${c.purifyBn}"`);
+  check(typeof c.keepTarget === 'boolean' && c.anchor >= 0, `keepTarget must be true or false and anchor >= 0, got ${c.keepTarget} / ${c.anchor}`);
   check(c.momentum >= 0 && c.momentum < 1 && c.weightDecay >= 0, 'momentum in [0, 1) and weightDecay >= 0');
   check(c.inversion.lambda >= 0 && c.inversion.lr > 0, 'inversion lambda >= 0 and lr > 0');
   check(nonNegInt(c.inversion.patience) && nonNegInt(c.inversion.maxSteps) && nonNegInt(c.inversion.snapshotEvery), 'inversion patience, maxSteps, snapshotEvery >= 0');
   const cv = c.inversion.converge;
   check(cv === null || (cv.rate >= 0 && cv.rate <= 1 && cv.shrink >= 0 && cv.shrink < 1 && posInt(cv.epochs)), 'inversion.converge needs rate in [0, 1], shrink in [0, 1) and epochs >= 1 (or null)');
+  check(!cv?.lambda || (cv.lambda.up >= 1 && cv.lambda.down >= 1), 'inversion.converge.lambda needs up >= 1 and down >= 1');
+  check(cv?.minEpochs === undefined || nonNegInt(cv.minEpochs), 'inversion.converge.minEpochs must be a non-negative integer');
   check(c.nc.triggerShare >= 0 && c.nc.triggerShare <= 1, 'nc.triggerShare must be in [0, 1]');
   check(c.nad.betas.length > 0 && c.nad.p > 0, 'nad needs at least one beta and p > 0');
   check(!c.nad.layers || c.nad.layers.length === c.nad.betas.length, 'nad.layers and nad.betas must have equal lengths');

@@ -81,14 +81,23 @@ export async function readFloats(t: tf.Tensor): Promise<Float32Array> {
 interface EpochRecord {
   rate: number;
   maskL1: number;
+  /** Smallest mask L1 of an epoch that reached the convergence rate so far (Infinity: none yet). */
+  bestWorking?: number;
 }
 
 /**
  * True when the last `cv.epochs` epochs all reached the attack rate and the mask L1 shrank by less than the
- * fraction `cv.shrink` over them (compared with the L1 `cv.epochs` epochs before the last).
+ * fraction `cv.shrink` over them (compared with the L1 `cv.epochs` epochs before the last). With a lambda
+ * schedule (`cv.lambda`) it is the smallest working mask that must have stopped shrinking, however the last
+ * epochs' rates went. Never before `cv.minEpochs` epochs.
  */
 export function hasConverged(history: readonly EpochRecord[], cv: InversionConvergence): boolean {
-  if (history.length < cv.epochs + 1) return false;
+  if (history.length < cv.epochs + 1 || history.length < (cv.minEpochs ?? 0)) return false;
+  if (cv.lambda) {
+    const then = history[history.length - 1 - cv.epochs].bestWorking ?? Infinity;
+    const now = history[history.length - 1].bestWorking ?? Infinity;
+    return Number.isFinite(then) && then - now < cv.shrink * then;
+  }
   const recent = history.slice(-cv.epochs);
   if (recent.some((r) => r.rate < cv.rate)) return false;
   const then = history[history.length - 1 - cv.epochs].maskL1;
@@ -100,6 +109,7 @@ export function hasConverged(history: readonly EpochRecord[], cv: InversionConve
  * Inverts the trigger of class `target` on the clean set, emitting 'inversion-step', 'inversion-epoch',
  * 'inversion-snapshot' and finally 'inversion-result'; returns the trigger (plain data).
  * @param rng this inversion's stream (the initial mask/pattern and the epochs' shuffles fork from it)
+ * @param start a mask and pattern to start from (e.g. detection's for this class) instead of uniform random ones
  */
 export async function* invertTrigger(
   model: tf.LayersModel,
@@ -108,12 +118,14 @@ export async function* invertTrigger(
   cfg: InversionConfig,
   rng: Rng,
   control: RunControl,
+  start?: Pick<InvertedTrigger, 'mask' | 'pattern'>,
 ): AsyncGenerator<DefenseEvent, InvertedTrigger, void> {
   const { height: h, width: w, channels: c } = clean;
   if (clean.n === 0) throw new Error('trigger inversion needs at least one clean image');
+  if (start && (start.mask.length !== h * w || start.pattern.length !== h * w * c)) throw new Error(`the starting trigger is not ${h}x${w}x${c}`);
   const init = rng.fork('init');
-  const m0 = new Float32Array(h * w).map(() => init.next());
-  const p0 = new Float32Array(h * w * c).map(() => init.next());
+  const m0 = start ? start.mask : new Float32Array(h * w).map(() => init.next());
+  const p0 = start ? start.pattern : new Float32Array(h * w * c).map(() => init.next());
   const mask = tf.tidy(() => tf.variable(tf.tensor2d(m0, [h, w]), true)); // [H, W]
   const pattern = tf.tidy(() => tf.variable(tf.tensor3d(p0, [h, w, c]), true)); // [H, W, C]
   const adam = new Adam([mask, pattern], cfg.lr, cfg.beta1, cfg.beta2, cfg.epsilon);
@@ -125,6 +137,11 @@ export async function* invertTrigger(
   let converged = false;
   let lastRate = 0;
   const history: EpochRecord[] = [];
+  // The lambda schedule (converge.lambda): the current cost, and the smallest working mask so far with its pattern.
+  const schedule = cfg.converge?.lambda ?? null;
+  let lambda = cfg.lambda;
+  let bestWorking = Infinity;
+  let kept: { mask: tf.Tensor; pattern: tf.Tensor; rate: number } | null = null;
   try {
     for (; epoch < cfg.epochs; epoch++) {
       const sums = { loss: 0, ce: 0, rate: 0, n: 0 };
@@ -134,7 +151,7 @@ export async function* invertTrigger(
         try {
           const kept: tf.Tensor[] = [];
           const { value, grads } = tf.variableGrads(() => {
-            const o = inversionObjective(model, batch.x, mask, pattern, target, cfg.lambda);
+            const o = inversionObjective(model, batch.x, mask, pattern, target, lambda);
             kept.push(tf.keep(o.ce), tf.keep(o.maskL1), tf.keep(o.attackRate));
             return o.loss;
           }, [mask, pattern]);
@@ -184,7 +201,16 @@ export async function* invertTrigger(
         epoch++;
         break;
       }
-      history.push({ rate: lastRate, maskL1 });
+      if (schedule && cfg.converge) {
+        const works = lastRate >= cfg.converge.rate;
+        if (works && maskL1 < bestWorking) {
+          bestWorking = maskL1;
+          if (kept) tf.dispose([kept.mask, kept.pattern]);
+          kept = { mask: tf.clone(mask), pattern: tf.clone(pattern), rate: lastRate };
+        }
+        lambda = works ? lambda * schedule.up : lambda / schedule.down;
+      }
+      history.push({ rate: lastRate, maskL1, bestWorking });
       if (cfg.converge && hasConverged(history, cfg.converge)) {
         stoppedEarly = true;
         converged = true;
@@ -192,11 +218,13 @@ export async function* invertTrigger(
         break;
       }
     }
-    const m = await readFloats(mask);
+    // With the lambda schedule the result is the smallest mask that worked (the last one may have broken).
+    const m = await readFloats(kept ? kept.mask : mask);
+    if (kept) lastRate = kept.rate;
     const result: InvertedTrigger = {
       target,
       mask: m,
-      pattern: await readFloats(pattern),
+      pattern: await readFloats(kept ? kept.pattern : pattern),
       height: h,
       width: w,
       channels: c,
@@ -212,5 +240,6 @@ export async function* invertTrigger(
   } finally {
     adam.dispose();
     tf.dispose([mask, pattern]);
+    if (kept) tf.dispose([kept.mask, kept.pattern]);
   }
 }

@@ -57,6 +57,23 @@ export function mclLoss(z: tf.Tensor2D, zPos: tf.Tensor2D, zNeg: tf.Tensor2D, ta
 }
 
 /**
+ * MCLDef's loss with the target class kept (our extension, not the paper's): rows whose clean image belongs to the
+ * backdoor's target class (`isTarget` [B], 1 or 0) drop the negative pair and only pull z towards z+ (1 - s+),
+ * since for them the backdoored model's view of x^ lies in their own class; the other rows keep MCLDef's loss.
+ * loss = mean_b [(1 - t_b) softplus((s-_b - s+_b) / tau) + t_b (1 - s+_b)]. With no target rows it is mclLoss.
+ */
+export function mclKeepTargetLoss(z: tf.Tensor2D, zPos: tf.Tensor2D, zNeg: tf.Tensor2D, tau: number, isTarget: tf.Tensor1D): MclLoss {
+  return tf.tidy(() => {
+    const sPos = cosineSimilarity(z, zPos); // [B]
+    const sNeg = cosineSimilarity(z, zNeg); // [B]
+    const contrast = tf.softplus(tf.div(tf.sub(sNeg, sPos), tau)); // [B]
+    const pull = tf.sub(1, sPos); // [B]
+    const rows = tf.add(tf.mul(tf.sub(1, isTarget), contrast), tf.mul(isTarget, pull));
+    return { loss: tf.mean(rows) as tf.Scalar, sPos: tf.mean(sPos) as tf.Scalar, sNeg: tf.mean(sNeg) as tf.Scalar };
+  });
+}
+
+/**
  * MCLDef+ stage 3 (positive pairs only): mean_b (1 - cos(f_p(x^), f_b(x))), minimized to pull the purified
  * features of triggered images onto the backdoored model's features of their clean versions.
  */

@@ -9,8 +9,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { forward } from '../model/wrn';
 import type { TriggerTensors } from './invert';
-import { mclLoss, positivePairLoss } from './losses';
-import type { StageLoss } from './train';
+import { crossEntropy, mclKeepTargetLoss, mclLoss, positivePairLoss } from './losses';
+import type { StageLoss, StepLoss } from './train';
 
 /** The frozen model's features of the clean and the triggered batch: z+ = f_b(x), z- = f_b(x^), inference mode. */
 export function frozenPairs(backdoored: tf.LayersModel, x: tf.Tensor4D, xHat: tf.Tensor4D): { zPos: tf.Tensor2D; zNeg: tf.Tensor2D } {
@@ -18,21 +18,46 @@ export function frozenPairs(backdoored: tf.LayersModel, x: tf.Tensor4D, xHat: tf
 }
 
 /**
+ * Keeping the target class in stage 2 (our extension; the paper's loss is the default): `target` is the class the
+ * inverted trigger leads to. Its clean images keep only the positive pair (see mclKeepTargetLoss), and with
+ * `anchor` > 0 the purified model's logits of every triggered image are also held to the image's true label,
+ * anchor * CE(f_p(x^), y): the clean labels the defender has anyway, at no extra forward pass.
+ */
+export interface KeepTarget {
+  target: number;
+  anchor: number;
+}
+
+/**
  * Stage 2 loss for the training loop: frozen-model features prepared outside the tape.
  * @param bnTraining f_p's BatchNorm mode: true (the paper's code: batch statistics, running averages updated from
  *   the triggered batches) or false (running statistics kept from the backdoored model; an experiment option)
+ * @param keep keep the target class (null: the paper's loss)
  */
-export function mclStageLoss(purified: tf.LayersModel, backdoored: tf.LayersModel, trigger: TriggerTensors, tau: number, bnTraining = true): StageLoss {
+export function mclStageLoss(
+  purified: tf.LayersModel,
+  backdoored: tf.LayersModel,
+  trigger: TriggerTensors,
+  tau: number,
+  bnTraining = true,
+  keep: KeepTarget | null = null,
+): StageLoss {
   return {
-    prepare: (x) => {
+    prepare: (x, y) => {
       const xHat = trigger.apply(x);
       const { zPos, zNeg } = frozenPairs(backdoored, x, xHat);
-      return [xHat, zPos, zNeg];
+      return keep ? [xHat, zPos, zNeg, tf.tidy(() => tf.cast(tf.equal(y, keep.target), 'float32'))] : [xHat, zPos, zNeg];
     },
-    loss: (_x, _y, [xHat, zPos, zNeg]) => {
-      const z = forward(purified, xHat as tf.Tensor4D, bnTraining).features;
-      const r = mclLoss(z, zPos as tf.Tensor2D, zNeg as tf.Tensor2D, tau);
-      return { loss: r.loss, parts: { sPos: r.sPos, sNeg: r.sNeg } };
+    loss: (_x, y, [xHat, zPos, zNeg, isTarget]): StepLoss => {
+      const out = forward(purified, xHat as tf.Tensor4D, bnTraining);
+      if (!keep) {
+        const r = mclLoss(out.features, zPos as tf.Tensor2D, zNeg as tf.Tensor2D, tau);
+        return { loss: r.loss, parts: { sPos: r.sPos, sNeg: r.sNeg } };
+      }
+      const r = mclKeepTargetLoss(out.features, zPos as tf.Tensor2D, zNeg as tf.Tensor2D, tau, isTarget as tf.Tensor1D);
+      if (keep.anchor <= 0) return { loss: r.loss, parts: { sPos: r.sPos, sNeg: r.sNeg } };
+      const ce = crossEntropy(out.logits, y);
+      return { loss: tf.add(r.loss, tf.mul(ce, keep.anchor)) as tf.Scalar, parts: { sPos: r.sPos, sNeg: r.sNeg, ce } };
     },
   };
 }

@@ -62,7 +62,17 @@ export function planRun(cfg: DefenseConfig, sizes: PlanSizes): StagePlan[] {
     return maxSteps > 0 ? Math.min(n, maxSteps) : n;
   };
   const invBatch = Math.min(cfg.inversion.batchSize, sizes.clean);
-  if (cfg.detect) {
+  if (cfg.detect && cfg.detection.procedure === 'halving') {
+    // Every alive class's copy of the batch goes through the model: 10 classes halve to 5, 3, 2, ...
+    const d = cfg.detection;
+    let alive = sizes.numClasses;
+    let images = 0;
+    d.rounds.forEach((steps, r) => {
+      images += steps * alive * Math.min(d.batchSize, sizes.clean);
+      if (r < d.rounds.length - 1) alive = Math.min(alive, Math.max(d.finalists, Math.ceil(alive / 2)));
+    });
+    stage('detect', d.rounds.reduce((a, b) => a + b, 0), { invertImages: images });
+  } else if (cfg.detect) {
     const steps = sizes.numClasses * invSteps(cfg.detection.epochs, cfg.detection.maxSteps);
     stage('detect', steps, { invertImages: steps * invBatch });
   }

@@ -15,6 +15,7 @@ import { ftStageLoss, nadStageLoss, ncStageLoss, wrnGroupOutputs } from './basel
 import { type DefenseConfig, type DefenseConfigInput, needsTrigger, resolveConfig } from './config';
 import { type AbortSignalLike, DefenseAbortError, isAbortError, RunControl } from './control';
 import { detectTarget } from './detect';
+import { detectByHalving } from './detectHalving';
 import { evaluatePoint, makeEvalPlan, makeProbePlan, probeEvent, type ProbePlan, type TrueTrigger } from './evaluate';
 import type { DefenseEvent, DefenseResult, DefenseStage, DetectionReport, EvalPoint, InvertedTrigger, StageTiming } from './events';
 import { invertTrigger, TriggerTensors } from './invert';
@@ -121,10 +122,14 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
     let target: number | null = cfg.target ?? deps.trigger?.target ?? null;
     let detection: DetectionReport | null = null;
     let trigger: InvertedTrigger | null = wantsTrigger && deps.trigger ? deps.trigger : null;
+    // Halving detection's trigger for the target: stage 1 starts from it instead of a random mask.
+    let warmStart: InvertedTrigger | null = null;
 
     if (cfg.detect) {
       yield begin('detect', numClasses * cfg.detection.epochs, STAGE_LABEL.detect, numClasses);
-      const outcome = yield* detectTarget(model, clean, numClasses, cfg.inversion, cfg.detection, rng.fork('detect'), control);
+      const detector = cfg.detection.procedure === 'halving' ? detectByHalving : detectTarget;
+      const outcome = yield* detector(model, clean, numClasses, cfg.inversion, cfg.detection, rng.fork('detect'), control);
+      if (cfg.detection.procedure === 'halving' && target !== null) warmStart = outcome.triggers[target] ?? null;
       detection = outcome.report;
       if (target === null) {
         if (detection.flagged !== null) {
@@ -139,14 +144,14 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
       // Reuse detection's trigger for the target when detection's budget was at least the full inversion's (same lr).
       const d = cfg.detection;
       const inv = cfg.inversion;
-      const fullBudget = d.epochs >= inv.epochs && (d.maxSteps === 0 || (inv.maxSteps > 0 && d.maxSteps >= inv.maxSteps)) && (d.lr ?? inv.lr) === inv.lr;
+      const fullBudget = d.procedure === 'nc' && d.epochs >= inv.epochs && (d.maxSteps === 0 || (inv.maxSteps > 0 && d.maxSteps >= inv.maxSteps)) && (d.lr ?? inv.lr) === inv.lr;
       if (wantsTrigger && target !== null && fullBudget && !trigger) trigger = outcome.triggers[target];
       yield end('detect');
     }
 
     if (wantsTrigger && target !== null && !trigger) {
       yield begin('invert', cfg.inversion.epochs, `${STAGE_LABEL.invert} (class ${target})`);
-      trigger = yield* invertTrigger(model, clean, target, cfg.inversion, rng.fork('invert'), control);
+      trigger = yield* invertTrigger(model, clean, target, cfg.inversion, rng.fork('invert'), control, warmStart?.target === target ? warmStart : undefined);
       yield end('invert', trigger.steps * Math.min(cfg.inversion.batchSize, clean.n));
     }
     if (trigger) trig = new TriggerTensors(trigger);
@@ -194,7 +199,8 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
     if (wantsTrigger && !trig) {
       // Detection found nothing to purify against: the result is an unchanged copy.
     } else if (cfg.method === 'mcldef' || cfg.method === 'mcldef+') {
-      yield* train('purify', p, cfg.epochs, cfg.lr, mclStageLoss(p, model, trig!, cfg.tau, cfg.purifyBn === 'train'), true);
+      const keep = cfg.keepTarget && invTarget !== null ? { target: invTarget, anchor: cfg.anchor } : null;
+      yield* train('purify', p, cfg.epochs, cfg.lr, mclStageLoss(p, model, trig!, cfg.tau, cfg.purifyBn === 'train', keep), true);
       if (cfg.method === 'mcldef+') yield* train('correct', p, cfg.plus.epochs, cfg.plus.lr, positiveStageLoss(p, model, trig!, cfg.purifyBn === 'train'), true);
     } else if (cfg.method === 'nc') {
       yield* train('purify', p, cfg.epochs, cfg.lr, ncStageLoss(p, trig!, cfg.nc.triggerShare), true);
