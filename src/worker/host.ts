@@ -194,6 +194,7 @@ export class EngineHost {
         trueTrigger: attack ? (x) => attack.applyTensor(x) : undefined,
         trueTarget: this.target ?? undefined,
         yieldEvery: 1,
+        classNames: this.classNames ?? undefined,
       },
       async (purified, summary) => {
         // Read the weights for the downloads now, before the page hears the run is done and queues more work on the

@@ -229,7 +229,7 @@ async function purifyInto(
     };
     // yieldEvery 1: a macrotask between steps, so Ctrl-C (delivered by the event loop) reaches the signal.
     const result = await withSigint((signal) =>
-      driveDefense(runDefense(cfg, { model, clean, evalSet: test, trueTrigger: stamped, trueTarget: attack ? trueTarget : undefined, signal, yieldEvery: 1, trigger: preInverted }), onEvent),
+      driveDefense(runDefense(cfg, { model, clean, evalSet: test, trueTrigger: stamped, trueTarget: attack ? trueTarget : undefined, signal, yieldEvery: 1, trigger: preInverted, classNames: test.classNames }), onEvent),
     );
     const purified = result.model;
     try {
@@ -286,6 +286,7 @@ async function purifyInto(
         if (mb && ma) console.log(`merge    triggered probes in their own cluster ${pct(mb.isolated)} -> ${pct(ma.isolated)}; among clean probes mostly own class ${pct(mb.own)} -> ${pct(ma.own)}, target ${pct(mb.target)} -> ${pct(ma.target)} (clean probes ${pct(mb.clean)} -> ${pct(ma.clean)}; ${ma.k}-NN cosine on ${ma.nTriggered} triggered / ${ma.nClean} clean probes)`);
         const delta = (i: number) => 100 * (after.perClass[i] - before.perClass[i]);
         console.log(`per class ${test.classNames.map((c, i) => `${c} ${pct(after.perClass[i])} (${delta(i) >= 0 ? '+' : ''}${delta(i).toFixed(1)})`).join(', ')}`);
+        for (const w of summary.warnings) console.log(`warning  ${w.message}`);
         console.log(`time     ${summary.timings.map((t) => `${t.stage} ${t.seconds.toFixed(1)} s${t.imagesPerSecond ? ` (${t.imagesPerSecond.toFixed(0)} img/s)` : ''}`).join(', ')} on ${tf.getBackend()}`);
       }
     } finally {

@@ -240,6 +240,14 @@ export interface DefenseSummary {
   after: EvalPoint | null;
   timings: StageTiming[];
   totalSeconds: number;
+  /** What went wrong, in words to show (verdict.ts): the target class broken, a diffuse mask, a backdoor left. */
+  warnings: DefenseWarning[];
+}
+
+/** A warning a finished run gives in words (verdict.ts): a kind for styling and tests, and the sentence to show. */
+export interface DefenseWarning {
+  kind: 'target-class-drop' | 'diffuse-mask' | 'backdoor-left';
+  message: string;
 }
 
 /** The run finished; the purified model is in the generator's return value ({@link DefenseResult}). */

@@ -22,6 +22,7 @@ import { invertTrigger, TriggerTensors } from './invert';
 import { mclStageLoss, positiveStageLoss } from './mcl';
 import { planRun } from './plan';
 import { type StageLoss, trainStage } from './train';
+import { defenseWarnings } from './verdict';
 
 /** What a run works on. */
 export interface DefenseDeps {
@@ -44,6 +45,8 @@ export interface DefenseDeps {
    * one used. Its target must equal the config's target when both are given; detection still runs when asked.
    */
   trigger?: InvertedTrigger;
+  /** Class names, for the summary's warnings ("bird" rather than "class 2"). */
+  classNames?: readonly string[];
 }
 
 /** A deep copy of a model (artifacts round trip): same topology, weights and BatchNorm statistics. */
@@ -230,6 +233,13 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
       after: plan.set ? after : null,
       timings,
       totalSeconds: (Date.now() - runStart) / 1000,
+      warnings: defenseWarnings({
+        before,
+        after,
+        target: invTarget ?? target,
+        targetName: target !== null ? deps.classNames?.[target] : undefined,
+        mask: trigger ? { values: trigger.mask, height: trigger.height, width: trigger.width } : null,
+      }),
     };
     yield { type: 'done', summary };
     purified = null; // ownership passes to the caller
