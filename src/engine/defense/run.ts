@@ -79,6 +79,7 @@ const STAGE_LABEL: Record<DefenseStage, string> = {
   purify: 'Purification',
   correct: 'MCLDef+ stage 3: positive-pair correction',
 };
+const STAGE_LABEL_AFTER = 'Evaluation of the purified model';
 
 /**
  * Runs a defense. Events are plain data; the generator's return value holds the purified model (the caller owns
@@ -211,8 +212,13 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
       teacher = null;
     }
 
-    const after: EvalPoint = (finalPlan === plan ? lastPoint : null) ?? { ...(await evaluatePoint(p, finalPlan, trig, invTarget, deps.signal)), ...(probe ? { merge: lastMerge } : {}) };
+    // The result reuses the last epoch's measurement when it was taken on the result set; else it is a stage of
+    // its own (planRun's trailing 'evaluate'), announced so the page and the timings show it.
+    const reused = finalPlan === plan ? lastPoint : null;
+    if (!reused) yield begin('evaluate', 0, STAGE_LABEL_AFTER);
+    const after: EvalPoint = reused ?? { ...(await evaluatePoint(p, finalPlan, trig, invTarget, deps.signal)), ...(probe ? { merge: lastMerge } : {}) };
     yield { type: 'evaluation', when: 'after', ...after };
+    if (!reused) yield end('evaluate', 2 * (finalPlan.set?.n ?? 0));
     const { mask: _m, pattern: _p, ...inversion } = trigger ?? { mask: null, pattern: null };
     const summary = {
       method: cfg.method,

@@ -64,6 +64,29 @@ describe('planRun', () => {
   });
 });
 
+describe('the run follows its plan', () => {
+  // Every planned entry is announced by a 'stage' start event, in the plan's order: the trailing whole-set
+  // evaluation of the class demo (evalFinalSize differs from evalSize) included, and its time is in the timings.
+  it.each([
+    ['a separate result set', { evalSize: 12, evalFinalSize: 0, evalEvery: 1 }],
+    ['no per-epoch measurement', { evalSize: 12, evalFinalSize: null, evalEvery: 0 }],
+    ['the result reused from the last epoch', { evalSize: 12, evalFinalSize: null, evalEvery: 1 }],
+  ] as const)('with %s', async (_, evalCfg) => {
+    const config: DefenseConfigInput = {
+      target: 1, seed: 3, batchSize: 16, epochs: 1, inversion: { epochs: 1, batchSize: 16, snapshotEvery: 0 }, probePerClass: 2, ...evalCfg,
+    };
+    let planned: DefenseStage[] = [];
+    const started: DefenseStage[] = [];
+    const r = await driveDefense(runDefense(config, { model, clean, evalSet, trueTrigger: toyTrigger, yieldEvery: 0 }), (e) => {
+      if (e.type === 'plan') planned = e.stages.map((p) => p.stage);
+      if (e.type === 'stage' && e.phase === 'start') started.push(e.stage);
+    });
+    r.model.dispose();
+    expect(started).toEqual(planned);
+    expect(r.summary.timings.map((t) => t.stage)).toEqual(planned);
+  });
+});
+
 describe('planSeconds', () => {
   it('adds each kind of pass at its rate', () => {
     const plan = planRun(resolveConfig({ target: 1, batchSize: 16, epochs: 2, inversion: { epochs: 2, batchSize: 16 }, evalSize: 12 }), sizes);
