@@ -2,16 +2,17 @@
  * How long a run with the current settings will take on this device, before the click: the engine's plan of the
  * run's work (planRun) at the rates the backend calibration measured. TensorFlow.js-free, for the main thread.
  */
+import { cleanCount } from '../engine/data/cleanCut';
 import { resolveConfig } from '../engine/defense/config';
-import { planRun, planSeconds, stageSeconds, type StagePlan, type WorkRates } from '../engine/defense/plan';
+import { planRun, planSeconds, planSizes, stageSeconds, type StagePlan, type WorkRates } from '../engine/defense/plan';
 import type { BackendReport } from '../platform/selectBackend';
 import { type Settings, toStartRequest } from './settings';
 import type { RunView } from './store';
 
 /** What the estimate depends on besides the settings. */
 export interface EstimateInputs {
-  /** Clean images loaded (before the settings' share and cap). */
-  cleanAvailable: number;
+  /** Clean images loaded per class (before the settings' share and cap). */
+  cleanCounts: readonly number[];
   /** Evaluation images loaded. */
   evalAvailable: number;
   numClasses: number;
@@ -33,11 +34,9 @@ export function chosenRates(backend: BackendReport | null): WorkRates | null {
   return backend?.timings?.find((t) => t.name === backend.backend)?.rates ?? null;
 }
 
-/** Clean images a run will use: the settings' share of the loaded set (the demo ships 5%), then the cap. */
-export function cleanUsed(s: Settings, available: number): number {
-  const share = Math.min(1, s.cleanPercent / 5);
-  const n = Math.max(1, Math.floor(available * share));
-  return s.cleanLimit > 0 ? Math.min(n, s.cleanLimit) : n;
+/** Clean images a run will use: the settings' share of the loaded set, class by class, then the cap (as the worker cuts it). */
+export function cleanUsed(s: Settings, counts: readonly number[]): number {
+  return cleanCount(counts, { percent: s.cleanPercent, limit: s.cleanLimit });
 }
 
 /**
@@ -46,14 +45,7 @@ export function cleanUsed(s: Settings, available: number): number {
  */
 export function estimateRun(s: Settings, rates: WorkRates, inputs: EstimateInputs, typicalInvEpochs: number): RunEstimate {
   const cfg = resolveConfig(toStartRequest(s, inputs.knownTarget).config);
-  const cut = (n: number) => (n > 0 ? Math.min(n, inputs.evalAvailable) : inputs.evalAvailable);
-  const sizes = {
-    clean: cleanUsed(s, inputs.cleanAvailable),
-    evalDuring: cut(cfg.evalSize),
-    evalFinal: cut(cfg.evalFinalSize ?? cfg.evalSize),
-    probe: 2 * s.probe * inputs.numClasses,
-    numClasses: inputs.numClasses,
-  };
+  const sizes = planSizes(cfg, { clean: cleanUsed(s, inputs.cleanCounts), evalImages: inputs.evalAvailable, numClasses: inputs.numClasses });
   const plan = planRun(cfg, sizes);
   const atMost = planSeconds(plan, rates);
   const typicalCfg = cfg.inversion.converge ? { ...cfg, inversion: { ...cfg.inversion, epochs: Math.min(cfg.inversion.epochs, typicalInvEpochs) } } : cfg;

@@ -200,8 +200,16 @@ const nonNegInt = (v: number) => Number.isInteger(v) && v >= 0;
 
 /** Fills defaults and validates; throws an Error naming the first bad field. */
 export function resolveConfig(input: DefenseConfigInput = {}): DefenseConfig {
+  return validateConfig(fillConfig(input));
+}
+
+/**
+ * Fills defaults (nested groups one level deep) without validating: for callers that read a preset's values
+ * (the page's settings, the CLI's option defaults) before the run's method and target are known.
+ */
+export function fillConfig(input: DefenseConfigInput = {}): DefenseConfig {
   const d = DEFAULT_CONFIG;
-  const c: DefenseConfig = {
+  return {
     ...d,
     ...input,
     lr: input.lr ?? d.lr,
@@ -212,6 +220,10 @@ export function resolveConfig(input: DefenseConfigInput = {}): DefenseConfig {
     nc: { ...d.nc, ...input.nc },
     nad: { ...d.nad, ...input.nad },
   };
+}
+
+/** Checks a filled config; throws an Error naming the first bad field. */
+export function validateConfig(c: DefenseConfig): DefenseConfig {
   check((DEFENSE_METHODS as readonly string[]).includes(c.method), `unknown method "${c.method}" (expected ${DEFENSE_METHODS.join(', ')})`);
   check(c.target === undefined || nonNegInt(c.target), `target must be a class index, got ${c.target}`);
   check(!needsTrigger(c.method) || c.target !== undefined || c.detect, `${c.method} needs a target class: give target or set detect`);

@@ -40,6 +40,33 @@ export interface PlanSizes {
   numClasses: number;
 }
 
+/** What the sizes of a run depend on besides its config. */
+export interface RunData {
+  /** Clean images the run trains on (after the cut: data/cleanCut.ts cleanCount). */
+  clean: number;
+  /** Evaluation images loaded (0: none; the probe set then comes from the clean images). */
+  evalImages: number;
+  numClasses: number;
+}
+
+/**
+ * The sizes a run with this config works on: the evaluation set cut to evalSize during the run and to
+ * evalFinalSize (else evalSize) before and after (0: the whole set), and the probe images, at most probePerClass
+ * per class of the probe source, each with its triggered copy. The one place these are computed: the run's plan
+ * event and the page's estimate both call it.
+ */
+export function planSizes(cfg: DefenseConfig, data: RunData): PlanSizes {
+  const cut = (size: number) => (size > 0 ? Math.min(size, data.evalImages) : data.evalImages);
+  const probeSource = data.evalImages > 0 ? data.evalImages : data.clean;
+  return {
+    clean: data.clean,
+    evalDuring: cut(cfg.evalSize),
+    evalFinal: cut(cfg.evalFinalSize ?? cfg.evalSize),
+    probe: cfg.probePerClass > 0 ? 2 * Math.min(probeSource, cfg.probePerClass * data.numClasses) : 0,
+    numClasses: data.numClasses,
+  };
+}
+
 /** Batches of an epoch (the last one may be short). */
 const batchCount = (n: number, batch: number) => Math.ceil(n / batch);
 

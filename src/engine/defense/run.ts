@@ -19,7 +19,7 @@ import { evaluatePoint, makeEvalPlan, makeProbePlan, probeEvent, type ProbePlan,
 import type { DefenseEvent, DefenseResult, DefenseStage, DetectionReport, EvalPoint, InvertedTrigger, StageTiming } from './events';
 import { invertTrigger, TriggerTensors } from './invert';
 import { mclStageLoss, positiveStageLoss } from './mcl';
-import { planRun } from './plan';
+import { planRun, planSizes } from './plan';
 import { type StageLoss, trainStage } from './train';
 
 /** What a run works on. */
@@ -111,13 +111,8 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
   };
   try {
     control.throwIfAborted();
-    {
-      // What the run will do at most, before it starts (probe: clean images and their triggered copies).
-      const cut = (size: number | null) => (deps.evalSet ? (size && size > 0 ? Math.min(size, deps.evalSet.n) : deps.evalSet.n) : 0);
-      const probeSource = deps.evalSet ?? clean;
-      const probe = cfg.probePerClass > 0 ? 2 * Math.min(probeSource.n, cfg.probePerClass * numClasses) : 0;
-      yield { type: 'plan', stages: planRun(cfg, { clean: clean.n, evalDuring: cut(cfg.evalSize), evalFinal: cut(cfg.evalFinalSize ?? cfg.evalSize), probe, numClasses }) };
-    }
+    // What the run will do at most, before it starts.
+    yield { type: 'plan', stages: planRun(cfg, planSizes(cfg, { clean: clean.n, evalImages: deps.evalSet?.n ?? 0, numClasses })) };
     const wantsTrigger = needsTrigger(cfg.method);
     let target: number | null = cfg.target ?? deps.trigger?.target ?? null;
     let detection: DetectionReport | null = null;

@@ -60,7 +60,7 @@ export function RunEstimateLine() {
   const rates = chosenRates(backend);
   if (!card || !clean) return null;
   if (!rates) return <p className="estimate muted">Timing this device…</p>;
-  const inputs = { cleanAvailable: clean.n, evalAvailable: evalData?.n ?? 0, numClasses: card.numClasses, knownTarget: s.targetMode === 'known' ? card.target : null };
+  const inputs = { cleanCounts: clean.counts, evalAvailable: evalData?.n ?? 0, numClasses: card.numClasses, knownTarget: s.targetMode === 'known' ? card.target : null };
   const e = estimateRun(s, rates, inputs, TYPICAL_INV_EPOCHS);
   const range = e.atMost > e.typical * 1.1 ? ` (at most ${formatSeconds(e.atMost)})` : '';
   return (

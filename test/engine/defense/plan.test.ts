@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFENSE_METHODS, DEFAULT_CONFIG, type DefenseConfigInput, resolveConfig } from '../../../src/engine/defense/config';
 import type { DefenseEvent, DefenseStage } from '../../../src/engine/defense/events';
-import { planRun, planSeconds, stageSeconds } from '../../../src/engine/defense/plan';
+import { planRun, planSeconds, planSizes, stageSeconds } from '../../../src/engine/defense/plan';
 import { driveDefense, runDefense } from '../../../src/engine/defense/run';
 import { buildWrn, WRN_16_1 } from '../../../src/engine/model/wrn';
 import { initNodeBackend } from '../../../src/platform/node/backend';
@@ -82,6 +82,8 @@ describe('the run follows its plan', () => {
       if (e.type === 'stage' && e.phase === 'start') started.push(e.stage);
     });
     r.model.dispose();
+    const cfg = resolveConfig(config);
+    expect(planned).toEqual(planRun(cfg, planSizes(cfg, { clean: clean.n, evalImages: evalSet.n, numClasses: 4 })).map((p) => p.stage));
     expect(started).toEqual(planned);
     expect(r.summary.timings.map((t) => t.stage)).toEqual(planned);
   });
