@@ -79,6 +79,8 @@ export interface InversionSnapshotEvent {
   epoch: number;
   /** [H * W] in [0, 1], row-major. */
   mask: Float32Array;
+  /** sum of this mask (the L1 a live view shows beside it). */
+  maskL1: number;
   /** [H * W * C] in [0, 1], HWC. */
   pattern: Float32Array;
   height: number;

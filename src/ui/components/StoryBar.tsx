@@ -39,7 +39,7 @@ export function StoryBar() {
         ) : (
           <p className="story-caption">Press Purify: stage 1 searches for the smallest patch that flips images to the target.</p>
         )}
-        {mask && <p className="story-caption">mask size (L1) {'maskL1' in mask ? mask.maskL1.toFixed(1) : mask.mask.reduce((a, b) => a + b, 0).toFixed(1)}</p>}
+        {mask && <p className="story-caption">mask size (L1) {mask.maskL1.toFixed(1)}</p>}
       </Tile>
       <Tile n={3} title="The clusters merging" testId="story-merge">
         <p className="story-big">{merge ? pct(merge.isolated) : '…'}</p>
