@@ -23,8 +23,8 @@ export interface EngineFactories {
 const defaultFactories: EngineFactories = {
   worker: () => new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module' }),
   mainThread: async (post) => {
-    const [{ EngineHost }, { initEngineBackend }] = await Promise.all([import('./host'), import('./backendInit')]);
-    return new EngineHost(post, initEngineBackend);
+    const [{ EngineHost }, { initBrowserBackend }] = await Promise.all([import('./host'), import('../platform/browser/backend')]);
+    return new EngineHost(post, initBrowserBackend);
   },
 };
 

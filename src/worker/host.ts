@@ -27,7 +27,7 @@ import type { DataSummary, ModelCard, Rpc, RpcName, StartRequest, WorkerMessage,
 /** Sends one message to the page (postMessage in a worker, a callback on the main thread). */
 export type Post = (msg: WorkerMessage, transfer?: Transferable[]) => void;
 
-/** Starts the TF.js backend (backendInit.ts in the page; something lighter in tests). */
+/** Starts the TF.js backend (platform/browser/backend.ts initBrowserBackend in the page; something lighter in tests). */
 export type InitBackend = (backend?: BackendName) => Promise<BackendReport>;
 
 /** Requests served before the backend is ready: they touch no tensor. */

@@ -45,6 +45,8 @@ export async function initNodeBackend(only?: BackendName, opts: { webgpuKernels?
             wasmPrepared = true;
           }
         },
+        // Training on wasm needs the project's gradient kernels (stock tfjs-backend-wasm lacks Conv2DBackpropFilter).
+        afterInit: () => registerWasmTrainingKernels(),
       },
       { name: 'cpu' },
     ];
@@ -64,8 +66,6 @@ export async function initNodeBackend(only?: BackendName, opts: { webgpuKernels?
   const cpu = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
   if (cpu) cpu.firstUse = false;
   if (report.backend === 'wasm') {
-    // Training on wasm needs the project's gradient kernels (stock tfjs-backend-wasm lacks Conv2DBackpropFilter).
-    registerWasmTrainingKernels();
     const b = tf.backend() as unknown as { wasm?: { _getThreadsCount?: () => number } };
     const threads = b.wasm?._getThreadsCount?.() ?? 1;
     report.detail = `XNNPACK, ${threads} thread${threads === 1 ? '' : 's'}`;
