@@ -51,7 +51,7 @@ export interface BatchNormTrainResult {
 }
 
 const run = (name: string, inputs: tf.NamedTensorMap, attrs: Record<string, number | boolean> = {}) =>
-  tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+  tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
 
 /** Named optional parameters, dropping absent ones (the kernels bind only what they are given). */
 function optional(entries: Record<string, tf.Tensor | null | undefined>): tf.NamedTensorMap {
