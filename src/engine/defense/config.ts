@@ -1,7 +1,7 @@
 /**
  * Configuration of a defense run ({@link runDefense}): the method, its hyper-parameters and the paper's defaults.
  *
- * Defaults follow DESIGN.md (MCLDef paper, CIFAR-10): inversion lambda 0.01, Adam lr 0.005, batch 64, up to 100
+ * Defaults follow docs/design.md (MCLDef paper, CIFAR-10): inversion lambda 0.01, Adam lr 0.005, batch 64, up to 100
  * epochs with patience 30; purification SGD momentum 0.9, weight decay 1e-4, batch 64, 20 epochs, lr 0.1 / 0.01 /
  * 0.001 switching at epochs 1 and 10, temperature 0.5. Values the paper leaves open are marked "our choice".
  */

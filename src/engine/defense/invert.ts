@@ -1,5 +1,5 @@
 /**
- * Stage 1: Neural Cleanse trigger inversion, as DESIGN.md states it.
+ * Stage 1: Neural Cleanse trigger inversion, as docs/design.md states it.
  *
  * Mask m [H, W] (shared by the channels) and pattern p [H, W, C], both in [0, 1]; x' = (1 - m) * x + m * p.
  * Minimize CE(f(x'), target) + lambda * |m|_1 with Adam (lr 0.005), batch 64, up to 100 epochs over the clean
