@@ -7,7 +7,7 @@ import { resolveConfig } from '../engine/defense/config';
 import { planRun, planSeconds, planSizes, stageSeconds, type StagePlan, type WorkRates } from '../engine/defense/plan';
 import type { BackendReport } from '../platform/selectBackend';
 import { type Settings, toStartRequest } from './settings';
-import type { RunView } from './store';
+import { activeMs, type RunView } from './store';
 
 /** What the estimate depends on besides the settings. */
 export interface EstimateInputs {
@@ -52,17 +52,10 @@ export function estimateRun(s: Settings, rates: WorkRates, inputs: EstimateInput
   return { atMost, typical: planSeconds(planRun(typicalCfg, sizes), rates), plan };
 }
 
-/** "45 s", "2 min 5 s". */
-export function formatSeconds(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '…';
-  const r = Math.round(seconds);
-  return r >= 60 ? `${Math.floor(r / 60)} min ${r % 60} s` : `${r} s`;
-}
-
 /**
  * Seconds left in a run, from the engine's plan at the calibrated rates, rescaled by how fast the run has gone so
- * far (elapsed time against the planned time of the work done; early on the calibration weighs more). Stage 1 with
- * a convergence test counts `typicalInvEpochs` epochs until it ends. Null without a plan or rates.
+ * far (running time, pauses left out, against the planned time of the work done; early on the calibration weighs
+ * more). Stage 1 with a convergence test counts `typicalInvEpochs` epochs until it ends. Null without a plan or rates.
  */
 export function runEta(run: RunView, rates: WorkRates | null, now: number, typicalInvEpochs: number): number | null {
   if (!run.plan || !rates || run.planAt < 0) return null;
@@ -71,9 +64,8 @@ export function runEta(run: RunView, rates: WorkRates | null, now: number, typic
   const typical = inverting ? Math.max(typicalInvEpochs, Math.floor(run.stageDone) + 1) : typicalInvEpochs;
   const secs = run.plan.map((p, j) => {
     const s = stageSeconds(p, rates);
-    // A stage-1 budget beyond the typical epochs is expected to go unused while the stage runs.
-    const budget = j === run.planAt ? run.stageEpochs : 0;
-    return p.stage === 'invert' && j >= run.planAt && !run.planEnded && budget > typical ? (s * typical) / budget : s;
+    // The running stage 1: a budget beyond the typical epochs is expected to go unused.
+    return p.stage === 'invert' && j === run.planAt && !run.planEnded && run.stageEpochs > typical ? (s * typical) / run.stageEpochs : s;
   });
   const invFraction = run.stage === 'invert' && run.stageEpochs > typical ? Math.min(1, run.stageDone / typical) : run.stageFraction;
   const inStage = run.planEnded ? (run.planUsed[run.planAt] ?? 1) : invFraction;
@@ -82,7 +74,7 @@ export function runEta(run: RunView, rates: WorkRates | null, now: number, typic
   let left = secs[run.planAt] * (1 - inStage);
   for (let j = 0; j < run.planAt; j++) if (!run.planSkipped.includes(j)) done += secs[j] * (run.planUsed[j] ?? 1);
   for (let j = run.planAt + 1; j < secs.length; j++) left += secs[j];
-  const elapsed = (now - run.startedAt) / 1000;
+  const elapsed = activeMs(run, now) / 1000; // paused time is no work done
   const c = 0.1 * (done + left);
   return (left * (elapsed + c)) / (done + c);
 }

@@ -6,7 +6,7 @@ import type { DefenseEvent, DefenseMethod, DefenseSummary, ProbeFeaturesEvent } 
 import type { WorkerPush } from '../worker/protocol';
 import { engine, refreshBefore } from './controller';
 import { toStartRequest } from './settings';
-import { applyEvent, newRun, reportError, store } from './store';
+import { applyEvent, newRun, reportError, store, withStatus } from './store';
 import { TsneClient } from './tsne/tsneClient';
 
 let queue: DefenseEvent[] = [];
@@ -68,7 +68,7 @@ function onMessage(m: WorkerPush): void {
     timer ??= setTimeout(drain, 1000 / store.getState().settings.refresh);
   } else if (m.type === 'run-end') {
     drain();
-    const cur = { ...store.getState().run!, status: m.status, message: m.message ?? '' };
+    const cur = { ...withStatus(store.getState().run!, m.status, Date.now()), message: m.message ?? '' };
     store.set({ run: cur });
     if (m.status === 'failed') reportError(new Error(m.message ?? 'the defense failed'), 'Check the settings (target class, epochs) and the data, then start again.');
     if (m.status === 'done') void afterRun(cur.method, cur.summary);
@@ -125,7 +125,7 @@ export async function controlRun(action: 'pause' | 'resume' | 'step' | 'cancel')
   try {
     const { status } = await engine().call('control', { action });
     const run = store.getState().run;
-    if (run && action !== 'cancel') store.set({ run: { ...run, status } });
+    if (run && action !== 'cancel') store.set({ run: withStatus(run, status, Date.now()) });
   } catch (e) {
     reportError(e);
   }

@@ -1,8 +1,9 @@
 /** The time estimate before the click: the clean images a run uses, and the plan's time at calibrated rates. */
 import { describe, expect, it } from 'vitest';
 import { applyPreset, DEFAULT_SETTINGS, toStartRequest } from '../../src/ui/settings';
-import { chosenRates, cleanUsed, estimateRun, formatSeconds, runEta } from '../../src/ui/estimate';
-import { applyEvent, newRun } from '../../src/ui/store';
+import { chosenRates, cleanUsed, estimateRun, runEta } from '../../src/ui/estimate';
+import { formatSeconds } from '../../src/ui/format';
+import { applyEvent, newRun, withStatus } from '../../src/ui/store';
 import { planRun, planSizes, type StagePlan } from '../../src/engine/defense/plan';
 import { resolveConfig } from '../../src/engine/defense/config';
 import { createDataset } from '../../src/engine/data/dataset';
@@ -88,6 +89,17 @@ describe('runEta', () => {
     // (its 2 epochs of 8 were 20 s of planned work, done in 60 s)
     expect(r.planUsed).toEqual({ 0: 0.25 });
     expect(runEta(r, rates, 60_000, 4)).toBeCloseTo(((10 + 100 + 10) * (60 + 14)) / (20 + 14), 6);
+  });
+
+  it('leaves paused time out of the pace', () => {
+    const epoch1 = (r: ReturnType<typeof start>, at: number) =>
+      applyEvent(r, { type: 'inversion-epoch', target: 5, epoch: 1, loss: 0, ce: 0, attackRate: 1, maskL1: 10, bestMaskL1: 10, stale: 0 }, at);
+    const steady = runEta(epoch1(start(0), 40_000), rates, 40_000, 4)!;
+    // the same work, with a 100 s pause in the middle (paused at 10 s, resumed at 110 s)
+    let r = withStatus(start(0), 'paused', 10_000);
+    expect(runEta(r, rates, 60_000, 4)).toBeCloseTo(runEta(start(0), rates, 10_000, 4)!, 6); // frozen while paused
+    r = withStatus(r, 'running', 110_000);
+    expect(runEta(epoch1(r, 140_000), rates, 140_000, 4)).toBeCloseTo(steady, 6);
   });
 
   it('skips plan entries the run passed over', () => {

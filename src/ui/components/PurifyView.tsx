@@ -5,9 +5,9 @@ import { downloadChart } from '../runController';
 import type { EvalPoint } from '../../engine/defense';
 import { useStore } from '../store';
 import { TsnePlot } from './TsnePlot';
+import { pct } from '../format';
 
 const NO_NAMES: string[] = [];
-const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
 export function PurifyView() {
   const run = useStore((s) => s.run);
