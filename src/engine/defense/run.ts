@@ -8,7 +8,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset';
-import { architectureOf, groupOutputs } from '../model/architectures';
+import { architectureOf, groupOutputs } from '../model/introspect';
 import { modelFromArtifacts, modelToArtifacts } from '../model/io';
 import { createRng } from '../random';
 import { ftStageLoss, nadStageLoss, ncStageLoss, wrnGroupOutputs } from './baselines';
