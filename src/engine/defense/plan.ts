@@ -5,7 +5,7 @@
  * so the page's main thread can plan without loading it.
  */
 import { type DefenseConfig, needsTrigger } from './config';
-import type { DefenseStage } from './events';
+import type { DefenseStage } from './stages';
 
 /** Images per second of the three kinds of pass a run makes, measured on the backend in use. */
 export interface WorkRates {

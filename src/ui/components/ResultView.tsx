@@ -1,6 +1,6 @@
 /** The outcome: before / after table (and FT beside it), the image strip after purification, downloads. */
 import type { DefenseSummary, EvalPoint } from '../../engine/defense';
-import { downloadModel, downloadReport, downloadWeights } from '../runController';
+import { downloadModel, downloadReport, downloadWeights } from '../downloads';
 import { useStore } from '../store';
 import { ImageStrip } from './ImageStrip';
 import { pct } from '../format';
