@@ -103,7 +103,7 @@ export class EngineHost {
   }
 
   private async dispatch<K extends RpcName>(req: RequestOf<K>): Promise<void> {
-    const handler: Handlers[K] | undefined = this.handlers[req.type];
+    const handler: Handlers[K] | undefined = Object.hasOwn(this.handlers, req.type) ? this.handlers[req.type] : undefined;
     if (!handler) throw new Error(`unknown request ${req.type}`);
     const result = await handler(req.payload);
     this.post({ id: req.id, type: 'result', result }, RESULT_TRANSFERS[req.type]?.(result) ?? []);

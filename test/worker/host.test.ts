@@ -74,6 +74,7 @@ describe('EngineHost', () => {
     const ready = harness(() => initNodeBackend('cpu'));
     await ready.call('init', {});
     await expect(ready.call('bogus' as RpcName, {} as never)).rejects.toThrow('unknown request bogus');
+    await expect(ready.call('toString' as RpcName, {} as never)).rejects.toThrow('unknown request toString');
   });
 
   it('transfers the typed arrays an event owns, and leaves views into larger buffers to the copy', () => {
