@@ -74,7 +74,6 @@ export async function selectBackend(candidates: BackendCandidate[], only?: Backe
   const skipped: BackendReport['skipped'] = [];
   for (const c of list) {
     try {
-      await c.prepare?.();
       await activate(c);
       return { backend: c.name, detail: c.detail?.() ?? '', skipped };
     } catch (e) {

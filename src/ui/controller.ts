@@ -4,6 +4,7 @@
  */
 import type { BackendName } from '../platform/selectBackend';
 import { EngineClient } from '../worker/client';
+import { EngineError } from '../worker/protocol';
 import { resultEvalSize } from './settings';
 import { reportError, store } from './store';
 
@@ -118,7 +119,7 @@ export async function refreshBefore(): Promise<void> {
   } catch (e) {
     store.set({ evalRefining: false });
     // A run that started meanwhile stopped the live check: the run measures the same images itself.
-    if (e instanceof Error && /a defense run started/.test(e.message)) return;
+    if (e instanceof EngineError && e.code === 'run-started') return;
     reportError(e);
   } finally {
     store.set({ busy: null });

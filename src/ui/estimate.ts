@@ -2,16 +2,17 @@
  * How long a run with the current settings will take on this device, before the click: the engine's plan of the
  * run's work (planRun) at the rates the backend calibration measured. TensorFlow.js-free, for the main thread.
  */
+import { cleanCount } from '../engine/data/cleanCut';
 import { resolveConfig } from '../engine/defense/config';
-import { planRun, planSeconds, stageSeconds, type StagePlan, type WorkRates } from '../engine/defense/plan';
+import { planRun, planSeconds, planSizes, stageSeconds, type StagePlan, type WorkRates } from '../engine/defense/plan';
 import type { BackendReport } from '../platform/selectBackend';
 import { type Settings, toStartRequest } from './settings';
-import type { RunView } from './store';
+import { activeMs, type RunView } from './store';
 
 /** What the estimate depends on besides the settings. */
 export interface EstimateInputs {
-  /** Clean images loaded (before the settings' share and cap). */
-  cleanAvailable: number;
+  /** Clean images loaded per class (before the settings' share and cap). */
+  cleanCounts: readonly number[];
   /** Evaluation images loaded. */
   evalAvailable: number;
   numClasses: number;
@@ -33,11 +34,9 @@ export function chosenRates(backend: BackendReport | null): WorkRates | null {
   return backend?.timings?.find((t) => t.name === backend.backend)?.rates ?? null;
 }
 
-/** Clean images a run will use: the settings' share of the loaded set (the demo ships 5%), then the cap. */
-export function cleanUsed(s: Settings, available: number): number {
-  const share = Math.min(1, s.cleanPercent / 5);
-  const n = Math.max(1, Math.floor(available * share));
-  return s.cleanLimit > 0 ? Math.min(n, s.cleanLimit) : n;
+/** Clean images a run will use: the settings' share of the loaded set, class by class, then the cap (as the worker cuts it). */
+export function cleanUsed(s: Settings, counts: readonly number[]): number {
+  return cleanCount(counts, { percent: s.cleanPercent, limit: s.cleanLimit });
 }
 
 /**
@@ -46,31 +45,17 @@ export function cleanUsed(s: Settings, available: number): number {
  */
 export function estimateRun(s: Settings, rates: WorkRates, inputs: EstimateInputs, typicalInvEpochs: number): RunEstimate {
   const cfg = resolveConfig(toStartRequest(s, inputs.knownTarget).config);
-  const cut = (n: number) => (n > 0 ? Math.min(n, inputs.evalAvailable) : inputs.evalAvailable);
-  const sizes = {
-    clean: cleanUsed(s, inputs.cleanAvailable),
-    evalDuring: cut(cfg.evalSize),
-    evalFinal: cut(cfg.evalFinalSize ?? cfg.evalSize),
-    probe: 2 * s.probe * inputs.numClasses,
-    numClasses: inputs.numClasses,
-  };
+  const sizes = planSizes(cfg, { clean: cleanUsed(s, inputs.cleanCounts), evalImages: inputs.evalAvailable, numClasses: inputs.numClasses });
   const plan = planRun(cfg, sizes);
   const atMost = planSeconds(plan, rates);
   const typicalCfg = cfg.inversion.converge ? { ...cfg, inversion: { ...cfg.inversion, epochs: Math.min(cfg.inversion.epochs, typicalInvEpochs) } } : cfg;
   return { atMost, typical: planSeconds(planRun(typicalCfg, sizes), rates), plan };
 }
 
-/** "45 s", "2 min 5 s". */
-export function formatSeconds(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '…';
-  const r = Math.round(seconds);
-  return r >= 60 ? `${Math.floor(r / 60)} min ${r % 60} s` : `${r} s`;
-}
-
 /**
  * Seconds left in a run, from the engine's plan at the calibrated rates, rescaled by how fast the run has gone so
- * far (elapsed time against the planned time of the work done; early on the calibration weighs more). Stage 1 with
- * a convergence test counts `typicalInvEpochs` epochs until it ends. Null without a plan or rates.
+ * far (running time, pauses left out, against the planned time of the work done; early on the calibration weighs
+ * more). Stage 1 with a convergence test counts `typicalInvEpochs` epochs until it ends. Null without a plan or rates.
  */
 export function runEta(run: RunView, rates: WorkRates | null, now: number, typicalInvEpochs: number): number | null {
   if (!run.plan || !rates || run.planAt < 0) return null;
@@ -79,9 +64,8 @@ export function runEta(run: RunView, rates: WorkRates | null, now: number, typic
   const typical = inverting ? Math.max(typicalInvEpochs, Math.floor(run.stageDone) + 1) : typicalInvEpochs;
   const secs = run.plan.map((p, j) => {
     const s = stageSeconds(p, rates);
-    // A stage-1 budget beyond the typical epochs is expected to go unused while the stage runs.
-    const budget = j === run.planAt ? run.stageEpochs : 0;
-    return p.stage === 'invert' && j >= run.planAt && !run.planEnded && budget > typical ? (s * typical) / budget : s;
+    // The running stage 1: a budget beyond the typical epochs is expected to go unused.
+    return p.stage === 'invert' && j === run.planAt && !run.planEnded && run.stageEpochs > typical ? (s * typical) / run.stageEpochs : s;
   });
   const invFraction = run.stage === 'invert' && run.stageEpochs > typical ? Math.min(1, run.stageDone / typical) : run.stageFraction;
   const inStage = run.planEnded ? (run.planUsed[run.planAt] ?? 1) : invFraction;
@@ -90,7 +74,7 @@ export function runEta(run: RunView, rates: WorkRates | null, now: number, typic
   let left = secs[run.planAt] * (1 - inStage);
   for (let j = 0; j < run.planAt; j++) if (!run.planSkipped.includes(j)) done += secs[j] * (run.planUsed[j] ?? 1);
   for (let j = run.planAt + 1; j < secs.length; j++) left += secs[j];
-  const elapsed = (now - run.startedAt) / 1000;
+  const elapsed = activeMs(run, now) / 1000; // paused time is no work done
   const c = 0.1 * (done + left);
   return (left * (elapsed + c)) / (done + c);
 }

@@ -1,49 +1,19 @@
 /**
- * Running the defense from the page: start, pause / resume / step / cancel, reset, FT side by side, the live
- * t-SNE, and downloads. Engine events are buffered and folded into the store at the chosen refresh rate.
+ * Running the defense from the page: start, pause / resume / step / cancel, reset, FT side by side. Engine events
+ * are buffered and folded into the store at the chosen refresh rate; probe features go on to the live t-SNE
+ * (liveTsne.ts). Downloads are in downloads.ts.
  */
-import type { DefenseEvent, DefenseMethod, DefenseSummary, ProbeFeaturesEvent } from '../engine/defense';
+import type { DefenseEvent, DefenseMethod, DefenseSummary } from '../engine/defense';
 import type { WorkerPush } from '../worker/protocol';
 import { engine, refreshBefore } from './controller';
 import { toStartRequest } from './settings';
-import { applyEvent, newRun, reportError, store } from './store';
-import { TsneClient } from './tsne/tsneClient';
+import { applyEvent, newRun, reportError, store, withStatus } from './store';
+import { embedProbe } from './liveTsne';
 
 let queue: DefenseEvent[] = [];
 let timer: ReturnType<typeof setTimeout> | null = null;
 let unsubscribe: (() => void) | null = null;
-let tsne: TsneClient | null = null;
 let pendingFt = false;
-
-function tsneClient(): TsneClient {
-  if (!tsne) {
-    tsne = new TsneClient();
-    // The worker lives as long as the page: stop it (and drop a waiting refresh) when the page goes away.
-    globalThis.addEventListener?.('pagehide', disposeTsne, { once: true });
-  }
-  return tsne;
-}
-
-/** Stops the t-SNE worker; the next run starts a fresh one. */
-export function disposeTsne(): void {
-  tsne?.dispose();
-  tsne = null;
-}
-
-function embedProbe(e: ProbeFeaturesEvent, runId: number): void {
-  const last = store.getState().run?.probe?.embedding ?? undefined;
-  const previous = last?.length === e.labels.length * 2 ? last : undefined;
-  tsneClient().request(
-    // Cold start (no layout yet) runs to convergence with early exaggeration; warm starts glide from the last layout.
-    { features: e.features, n: e.labels.length, dim: e.dim, previous, perplexity: 30, seed: store.getState().settings.seed + 1 },
-    (r) => {
-      const run = store.getState().run;
-      if (!run || run.runId !== runId || !run.probe) return;
-      if ('error' in r) return reportError(new Error(`t-SNE: ${r.error}`));
-      if (r.embedding.length === run.probe.labels.length * 2) store.set({ run: { ...run, probe: { ...run.probe, embedding: r.embedding } } });
-    },
-  );
-}
 
 function drain(): void {
   timer = null;
@@ -68,7 +38,7 @@ function onMessage(m: WorkerPush): void {
     timer ??= setTimeout(drain, 1000 / store.getState().settings.refresh);
   } else if (m.type === 'run-end') {
     drain();
-    const cur = { ...store.getState().run!, status: m.status, message: m.message ?? '' };
+    const cur = { ...withStatus(store.getState().run!, m.status, Date.now()), message: m.message ?? '' };
     store.set({ run: cur });
     if (m.status === 'failed') reportError(new Error(m.message ?? 'the defense failed'), 'Check the settings (target class, epochs) and the data, then start again.');
     if (m.status === 'done') void afterRun(cur.method, cur.summary);
@@ -125,7 +95,7 @@ export async function controlRun(action: 'pause' | 'resume' | 'step' | 'cancel')
   try {
     const { status } = await engine().call('control', { action });
     const run = store.getState().run;
-    if (run && action !== 'cancel') store.set({ run: { ...run, status } });
+    if (run && action !== 'cancel') store.set({ run: withStatus(run, status, Date.now()) });
   } catch (e) {
     reportError(e);
   }
@@ -138,76 +108,6 @@ export async function resetRun(): Promise<void> {
     const memory = await engine().call('reset', {});
     store.set({ run: null, stripAfter: null, ftSummary: null, memory: { numTensors: memory.numTensors, numBytes: 0 } });
     await refreshBefore();
-  } catch (e) {
-    reportError(e);
-  }
-}
-
-function download(name: string, data: BlobPart, type: string): void {
-  const url = URL.createObjectURL(new Blob([data], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
-/** Downloads the purified model (model.json + weights.bin, TF.js LayersModel format). */
-export async function downloadModel(): Promise<void> {
-  try {
-    const { modelJson, weights } = await engine().call('exportModel', {});
-    download('model.json', modelJson, 'application/json');
-    download('weights.bin', weights, 'application/octet-stream');
-  } catch (e) {
-    reportError(e);
-  }
-}
-
-/** Downloads the run's report: settings, summary, per-epoch metrics and the inverted trigger. */
-export function downloadReport(): void {
-  const s = store.getState();
-  if (!s.run) return;
-  const report = {
-    generatedBy: 'MCLDef Playground',
-    date: new Date().toISOString(),
-    model: s.card,
-    settings: s.settings,
-    backend: s.backend,
-    summary: s.run.summary,
-    before: s.run.before,
-    after: s.run.after,
-    epochs: s.run.train.epochs,
-    detection: s.run.detection.report,
-    invertedTrigger: s.run.inversion.result && { ...s.run.inversion.result, mask: Array.from(s.run.inversion.result.mask), pattern: Array.from(s.run.inversion.result.pattern) },
-    ftComparison: s.ftSummary,
-  };
-  download('mcldef-report.json', JSON.stringify(report, null, 2), 'application/json');
-}
-
-/** Downloads a chart (an SVG inside `container`) as PNG. */
-export async function downloadChart(container: HTMLElement | null, name: string): Promise<void> {
-  const svg = container?.querySelector('svg');
-  if (!svg) return reportError(new Error('no chart to save yet'));
-  const { width, height } = svg.getBoundingClientRect();
-  const xml = new XMLSerializer().serializeToString(svg);
-  const img = new Image();
-  img.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(xml)}`;
-  await img.decode();
-  const canvas = document.createElement('canvas');
-  canvas.width = Math.ceil(width * 2);
-  canvas.height = Math.ceil(height * 2);
-  const ctx = canvas.getContext('2d')!;
-  ctx.fillStyle = '#fff';
-  ctx.fillRect(0, 0, canvas.width, canvas.height);
-  ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
-  canvas.toBlob((b) => b && download(`${name}.png`, b, 'image/png'));
-}
-
-/** Downloads the purified model as a PyTorch state_dict: safetensors, or a torch.save zip (.pth). */
-export async function downloadWeights(format: 'safetensors' | 'pth'): Promise<void> {
-  try {
-    const { name, bytes } = await engine().call('exportWeights', { format });
-    download(name, bytes, 'application/octet-stream');
   } catch (e) {
     reportError(e);
   }

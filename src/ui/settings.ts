@@ -3,7 +3,7 @@
  * a setup by sharing the link. A preset ("Class demo", the default, or "Paper") fills the numbers; only values that
  * differ from the preset's are written, and a setup with any of them edited is "custom".
  */
-import { DEFAULT_CONFIG, type DefenseConfigInput, type DefenseMethod, DEFENSE_METHODS, resolveConfig } from '../engine/defense/config';
+import { DEFAULT_CONFIG, type DefenseConfigInput, type DefenseMethod, DEFENSE_METHODS, fillConfig } from '../engine/defense/config';
 import { isPresetName, type PresetName, presetConfig, PRESETS } from '../engine/defense/presets';
 import type { StartRequest } from '../worker/protocol';
 
@@ -42,7 +42,7 @@ export type PresetFields = Pick<Settings, 'lambda' | 'tau' | 'lr' | 'epochs' | '
 
 /** A preset's values of the settings fields (from the engine's preset, so the two cannot drift apart). */
 export function presetFields(name: PresetName): PresetFields {
-  const c = resolveConfig(presetConfig(name, { method: 'ft' }));
+  const c = fillConfig(presetConfig(name));
   return {
     lambda: c.inversion.lambda,
     tau: c.tau,
@@ -122,14 +122,14 @@ export function settingsToQuery(s: Settings, search: string): string {
 
 /** Evaluation images a run with these settings reports before and after (0: all), as the live check measures. */
 export function resultEvalSize(s: Settings): number {
-  const c = resolveConfig(presetConfig(s.preset, { method: 'ft', evalSize: s.evalSize }));
+  const c = fillConfig(presetConfig(s.preset, { evalSize: s.evalSize }));
   return c.evalFinalSize ?? c.evalSize;
 }
 
 /** The engine request for these settings. */
 export function toStartRequest(s: Settings, knownTarget: number | null, method: DefenseMethod = s.method): StartRequest {
   // The preset's learning-rate schedule, scaled so that epoch 0 runs at the chosen rate.
-  const schedule = resolveConfig(presetConfig(s.preset, { method: 'ft' })).lr;
+  const schedule = fillConfig(presetConfig(s.preset)).lr;
   const scale = schedule.values[0] > 0 ? s.lr / schedule.values[0] : 0;
   const config: DefenseConfigInput = presetConfig(s.preset, {
     method,

@@ -29,6 +29,9 @@ export interface RunView {
   stageStartedAt: number;
   /** When the run started (ms), for the whole-run ETA. */
   startedAt: number;
+  /** Time spent paused (ms) before the current pause, and when the current pause began (null: not paused). */
+  pausedMs: number;
+  pausedAt: number | null;
   /**
    * The engine's plan of the run's work ('plan' event), the entry of the stage in progress (-1 before the first;
    * entries passed over were skipped), and whether that entry has ended.
@@ -192,11 +195,23 @@ export function applyEvent(run: RunView, e: DefenseEvent, now: number): RunView 
   return r;
 }
 
+/** The run with a new status; a pause's length is counted (the ETA leaves paused time out). */
+export function withStatus(run: RunView, status: RunStatus, now: number): RunView {
+  const pausedMs = run.pausedAt !== null && status !== 'paused' ? run.pausedMs + (now - run.pausedAt) : run.pausedMs;
+  const pausedAt = status === 'paused' ? (run.pausedAt ?? now) : null;
+  return { ...run, status, pausedMs, pausedAt };
+}
+
+/** Milliseconds the run has been running (not paused) at `now`. */
+export function activeMs(run: RunView, now: number): number {
+  return now - run.startedAt - run.pausedMs - (run.pausedAt !== null ? now - run.pausedAt : 0);
+}
+
 /** An empty run view; `notices` are what the engine said when it accepted the run (e.g. about the clean data). */
 export function newRun(runId: number, method: DefenseMethod, cleanImages: number, now = Date.now(), notices: string[] = []): RunView {
   return {
     runId, method, status: 'running', stage: null, stageLabel: 'Starting', stageEpochs: 0, stageClasses: 1, stageDone: 0, stageClassesDone: 0, stageFraction: 0,
-    stageStartedAt: now, startedAt: now, plan: null, planAt: -1, planEnded: false, planSkipped: [], planUsed: {}, cleanImages,
+    stageStartedAt: now, startedAt: now, pausedMs: 0, pausedAt: null, plan: null, planAt: -1, planEnded: false, planSkipped: [], planUsed: {}, cleanImages,
     inversion: { target: null, points: [], snapshot: null, result: null }, detection: { perClass: [], report: null },
     train: { steps: [], epochs: [] }, probe: null, before: null, after: null, summary: null, message: '', notices,
   };

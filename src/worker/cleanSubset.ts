@@ -4,16 +4,8 @@
  * warning says so) instead of failing the run; only data a method cannot work with at all is refused.
  */
 import { type Dataset, indicesByClass, subset } from '../engine/data/dataset';
+import { classShare, type CleanCut, SHIPPED_PERCENT } from '../engine/data/cleanCut';
 import type { Rng } from '../engine/random';
-
-/** The demo ships 5% of the training set; a smaller share subsamples it. */
-export const SHIPPED_PERCENT = 5;
-
-/** How to cut the clean set: percent of the training set (of the shipped 5%), and a cap on images (0: none). */
-export interface CleanCut {
-  percent: number;
-  limit: number;
-}
 
 /** `want` of `members`, chosen uniformly without replacement (partial Fisher-Yates on a copy), in index order. */
 function pick(members: number[], want: number, rng: Rng): number[] {
@@ -65,9 +57,8 @@ export function cutCleanSet(ds: Dataset, cut: CleanCut, rng: Rng): { dataset: Da
   }
   let changed = false;
   if (cut.percent < SHIPPED_PERCENT) {
-    const share = Math.max(0, cut.percent) / SHIPPED_PERCENT;
     const r = rng.fork('clean-share');
-    byClass = byClass.map((m, c) => (m.length === 0 ? m : pick(m, Math.max(1, Math.round(share * m.length)), r.fork(c))));
+    byClass = byClass.map((m, c) => (m.length === 0 ? m : pick(m, classShare(m.length, cut.percent), r.fork(c))));
     changed = true;
   }
   const n = byClass.reduce((s, m) => s + m.length, 0);

@@ -5,7 +5,7 @@
  * the main thread, so none is lost. The page then says where the engine runs.
  */
 import type { EngineHost } from './host';
-import type { Rpc, RpcName, WorkerMessage, WorkerPush, WorkerRequest } from './protocol';
+import { EngineError, type Rpc, type RpcName, type WorkerMessage, type WorkerPush, type WorkerRequest } from './protocol';
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; req: WorkerRequest };
 
@@ -23,8 +23,8 @@ export interface EngineFactories {
 const defaultFactories: EngineFactories = {
   worker: () => new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module' }),
   mainThread: async (post) => {
-    const [{ EngineHost }, { initEngineBackend }] = await Promise.all([import('./host'), import('./backendInit')]);
-    return new EngineHost(post, initEngineBackend);
+    const [{ EngineHost }, { initBrowserBackend }] = await Promise.all([import('./host'), import('../platform/browser/backend')]);
+    return new EngineHost(post, initBrowserBackend);
   },
 };
 
@@ -94,7 +94,7 @@ export class EngineClient {
       if (!p) return;
       this.pending.delete(m.id);
       if (m.type === 'result') p.resolve(m.result);
-      else p.reject(new Error(m.message));
+      else p.reject(m.code ? new EngineError(m.message, m.code) : new Error(m.message));
       return;
     }
     if (m.type === 'worker-ready') {

@@ -8,7 +8,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import { writeSafetensors } from '../engine/io/safetensors';
 import { writeTorchCheckpoint } from '../engine/io/torchCheckpoint';
-import { architectureOf, stateDictFromModel } from '../engine/model/architectures';
+import { architectureOf } from '../engine/model/introspect';
+import { stateDictFromModel } from '../engine/model/stateDictExport';
 import { modelToArtifacts } from '../engine/model/io';
 import type { KeyStyle } from '../engine/model/resnet';
 import type { StateDict } from '../engine/model/torchWeights';

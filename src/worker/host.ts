@@ -22,12 +22,12 @@ import { importImageFiles } from './imageImport';
 import { makeStrip, quickEval } from './measure';
 import { modelCard } from './modelCard';
 import { loadModelFromFiles, loadModelFromUrl } from './modelLoader';
-import type { DataSummary, ModelCard, Rpc, RpcName, StartRequest, WorkerMessage, WorkerRequest } from './protocol';
+import { type DataSummary, EngineError, type ModelCard, type Rpc, type RpcName, type StartRequest, type WorkerMessage, type WorkerRequest } from './protocol';
 
 /** Sends one message to the page (postMessage in a worker, a callback on the main thread). */
 export type Post = (msg: WorkerMessage, transfer?: Transferable[]) => void;
 
-/** Starts the TF.js backend (backendInit.ts in the page; something lighter in tests). */
+/** Starts the TF.js backend (platform/browser/backend.ts initBrowserBackend in the page; something lighter in tests). */
 export type InitBackend = (backend?: BackendName) => Promise<BackendReport>;
 
 /** Requests served before the backend is ready: they touch no tensor. */
@@ -45,16 +45,18 @@ export function eventTransfers(event: DefenseEvent): ArrayBuffer[] {
   return out;
 }
 
-/** The buffers of a result made for the page alone (downloads, strip pixels), transferred instead of copied. */
-function resultTransfers(type: RpcName, result: Rpc[RpcName][1]): ArrayBuffer[] {
-  if (type === 'exportWeights') return [(result as Rpc['exportWeights'][1]).bytes];
-  if (type === 'exportModel') return [(result as Rpc['exportModel'][1]).weights];
-  if (type === 'strip') {
-    const s = result as Rpc['strip'][1];
-    return [s.clean.buffer, s.triggered.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
-  }
-  return [];
-}
+/** A handler per request type, each typed by its own payload and result. */
+type Handlers = { [K in RpcName]: (payload: Rpc[K][0]) => Promise<Rpc[K][1]> };
+
+/** One request of type K (WorkerRequest narrowed), so a handler's payload and result types follow its type. */
+type RequestOf<K extends RpcName> = { [P in K]: { id: number; type: P; payload: Rpc[P][0] } }[K];
+
+/** The buffers of results made for the page alone (downloads, strip pixels), transferred instead of copied. */
+const RESULT_TRANSFERS: { [K in RpcName]?: (result: Rpc[K][1]) => ArrayBuffer[] } = {
+  exportWeights: (r) => [r.bytes],
+  exportModel: (r) => [r.weights],
+  strip: (s) => [s.clean.buffer, s.triggered.buffer].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer),
+};
 
 /** The engine's state and request handlers. */
 export class EngineHost {
@@ -94,58 +96,49 @@ export class EngineHost {
           throw new Error(`the engine could not start: ${e instanceof Error ? e.message : String(e)}`);
         });
       }
-      const result = await this.run(req);
-      this.post({ id: req.id, type: 'result', result }, resultTransfers(req.type, result));
+      await this.dispatch(req);
     } catch (e) {
-      this.post({ id: req.id, type: 'error', message: e instanceof Error ? e.message : String(e) });
+      this.post({ id: req.id, type: 'error', message: e instanceof Error ? e.message : String(e), ...(e instanceof EngineError ? { code: e.code } : {}) });
     }
   }
 
-  private run(req: WorkerRequest): Promise<Rpc[RpcName][1]> {
-    switch (req.type) {
-      case 'init':
-        return this.init(req.payload.backend);
-      case 'loadModel':
-        return this.loadModel(req.payload);
-      case 'loadData':
-        return this.loadData(req.payload);
-      case 'strip':
-        return makeStrip(this.model(req.payload.which), this.need(this.data.eval, 'the evaluation data'), req.payload.perClass, this.attack, this.knownTarget());
-      case 'evaluate': {
-        // A live check gives way to a run that starts meanwhile (the run measures the same images itself).
-        const { which, limit, seed } = req.payload;
-        const abort = new AbortController();
-        this.liveChecks.add(abort);
-        return quickEval(this.model(which), this.need(this.data.eval, 'the evaluation data'), limit, seed, this.attack, this.knownTarget(), abort.signal).finally(() =>
-          this.liveChecks.delete(abort),
-        );
-      }
-      case 'memory':
-        return Promise.resolve({ numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes });
-      case 'predict':
-        return this.predictIndices(req.payload);
-      case 'start':
-        return this.start(req.payload);
-      case 'control':
-        return Promise.resolve({ status: this.runner ? this.runner.control(req.payload.action) : 'idle' });
-      case 'reset':
-        return Promise.resolve(this.reset());
-      case 'exportModel':
-        return Promise.resolve(layersModelFiles(this.need(this.exportSnapshot, 'a purified model')));
-      case 'exportWeights':
-        return Promise.resolve(torchFile(this.need(this.exportSnapshot, 'a purified model'), req.payload.format));
-      case 'attacks':
-        // Trojan needs its patch and 'mask' its mask: neither can be named without the files that define them.
-        return Promise.resolve(Object.values(ATTACK_INFO).filter((a) => a.name !== 'trojan' && a.name !== 'mask').map((a) => ({ name: a.name, title: a.title })));
-      case 'cancelLoad': {
-        const busy = this.importing !== null;
-        if (this.importing) this.importing.cancelled = true;
-        return Promise.resolve({ cancelled: busy });
-      }
-      default:
-        return Promise.reject(new Error(`unknown request ${(req as { type: string }).type}`));
-    }
+  private async dispatch<K extends RpcName>(req: RequestOf<K>): Promise<void> {
+    const handler: Handlers[K] | undefined = Object.hasOwn(this.handlers, req.type) ? this.handlers[req.type] : undefined;
+    if (!handler) throw new Error(`unknown request ${req.type}`);
+    const result = await handler(req.payload);
+    this.post({ id: req.id, type: 'result', result }, RESULT_TRANSFERS[req.type]?.(result) ?? []);
   }
+
+  private readonly handlers: Handlers = {
+    init: (p) => this.init(p.backend),
+    loadModel: (p) => this.loadModel(p),
+    loadData: (p) => this.loadData(p),
+    strip: async (p) => makeStrip(this.model(p.which), this.need(this.data.eval, 'the evaluation data'), p.perClass, this.attack, this.knownTarget()),
+    evaluate: async ({ which, limit, seed }) => {
+      // A live check gives way to a run that starts meanwhile (the run measures the same images itself).
+      const abort = new AbortController();
+      this.liveChecks.add(abort);
+      try {
+        return await quickEval(this.model(which), this.need(this.data.eval, 'the evaluation data'), limit, seed, this.attack, this.knownTarget(), abort.signal);
+      } finally {
+        this.liveChecks.delete(abort);
+      }
+    },
+    memory: async () => ({ numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes }),
+    predict: (p) => this.predictIndices(p),
+    start: (p) => this.start(p),
+    control: async (p) => ({ status: this.runner ? this.runner.control(p.action) : 'idle' }),
+    reset: async () => this.reset(),
+    exportModel: async () => layersModelFiles(this.need(this.exportSnapshot, 'a purified model')),
+    exportWeights: async (p) => torchFile(this.need(this.exportSnapshot, 'a purified model'), p.format),
+    // Trojan needs its patch and 'mask' its mask: neither can be named without the files that define them.
+    attacks: async () => Object.values(ATTACK_INFO).filter((a) => a.name !== 'trojan' && a.name !== 'mask').map((a) => ({ name: a.name, title: a.title })),
+    cancelLoad: async () => {
+      const busy = this.importing !== null;
+      if (this.importing) this.importing.cancelled = true;
+      return { cancelled: busy };
+    },
+  };
 
   private async init(backend?: BackendName): Promise<BackendReport> {
     try {
@@ -169,7 +162,7 @@ export class EngineHost {
 
   private async start(req: StartRequest): Promise<Rpc['start'][1]> {
     if (this.running()) throw new Error('a defense is already running: cancel it first');
-    for (const c of this.liveChecks) c.abort(new Error('a defense run started'));
+    for (const c of this.liveChecks) c.abort(new EngineError('a defense run started', 'run-started'));
     const model = this.need(this.original, 'a model');
     const loaded = this.need(this.data.clean, 'the clean data');
     if (loaded.n === 0) throw new Error('the clean data set is empty: upload at least one image per class');

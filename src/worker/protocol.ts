@@ -168,10 +168,27 @@ export type RpcName = keyof Rpc;
 /** Page -> worker. */
 export type WorkerRequest = { [K in RpcName]: { id: number; type: K; payload: Rpc[K][0] } }[RpcName];
 
+/**
+ * Failures the page acts on rather than only shows, by code instead of by message:
+ * 'run-started': a live check stopped because a defense run started (the run measures the same images itself).
+ */
+export type EngineErrorCode = 'run-started';
+
+/** An engine error with a code; it crosses the worker boundary as the reply's `code` and is rebuilt by the client. */
+export class EngineError extends Error {
+  override name = 'EngineError';
+  constructor(
+    message: string,
+    readonly code: EngineErrorCode,
+  ) {
+    super(message);
+  }
+}
+
 /** Worker -> page: the reply to a request. */
 export type WorkerResponse =
   | { id: number; type: 'result'; result: unknown }
-  | { id: number; type: 'error'; message: string };
+  | { id: number; type: 'error'; message: string; code?: EngineErrorCode };
 
 /** Worker -> page: every message. */
 export type WorkerMessage = WorkerResponse | WorkerPush;

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { modelFromStateDict } from '../../src/engine/model/architectures';
+import { modelFromStateDict } from '../../src/engine/model/stateDictLoad';
 import { forward } from '../../src/engine/model/wrn';
 import { initNodeBackend } from '../../src/platform/node/backend';
 import { loadFixture, maxAbsDiff, nchwToNhwc } from '../helpers/fixtures';

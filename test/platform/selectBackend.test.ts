@@ -8,7 +8,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { describe, expect, it } from 'vitest';
 import type { Calibration } from '../../src/engine/defense/calibrate';
 import { wasmDir } from '../../src/platform/node/backend';
-import { type BackendCandidate, type BackendName, selectFastestBackend } from '../../src/platform/selectBackend';
+import { type BackendCandidate, type BackendName, selectBackend, selectFastestBackend } from '../../src/platform/selectBackend';
 
 const cal = (train: number): Calibration => ({ forward: train * 3, train, invert: train * 2, ms: 1, partial: false });
 
@@ -64,5 +64,14 @@ describe('selectFastestBackend', () => {
     expect(seen).toEqual(['wasm']);
     expect(r.backend).toBe('wasm');
     expect(r.why).toMatch(/asked for .*\?backend=wasm.*42 img\/s/);
+  });
+
+  it('prepares and sets up a candidate once per activation', async () => {
+    const calls = { prepare: 0, afterInit: 0 };
+    const counted = wasm({ prepare: () => { calls.prepare++; setWasmPaths(wasmDir()); }, afterInit: () => { calls.afterInit++; } });
+    await selectBackend([counted, lastResort]);
+    expect(calls).toEqual({ prepare: 1, afterInit: 1 });
+    await selectFastestBackend([{ name: 'cpu' }, counted, lastResort], fakeMeasure({ wasm: 9 }, []), 'wasm');
+    expect(calls).toEqual({ prepare: 2, afterInit: 2 });
   });
 });

@@ -1,18 +1,41 @@
 /** The time estimate before the click: the clean images a run uses, and the plan's time at calibrated rates. */
 import { describe, expect, it } from 'vitest';
-import { applyPreset, DEFAULT_SETTINGS } from '../../src/ui/settings';
-import { chosenRates, cleanUsed, estimateRun, formatSeconds, runEta } from '../../src/ui/estimate';
-import { applyEvent, newRun } from '../../src/ui/store';
-import type { StagePlan } from '../../src/engine/defense/plan';
+import { applyPreset, DEFAULT_SETTINGS, toStartRequest } from '../../src/ui/settings';
+import { chosenRates, cleanUsed, estimateRun, runEta } from '../../src/ui/estimate';
+import { formatSeconds } from '../../src/ui/format';
+import { applyEvent, newRun, withStatus } from '../../src/ui/store';
+import { planRun, planSizes, type StagePlan } from '../../src/engine/defense/plan';
+import { resolveConfig } from '../../src/engine/defense/config';
+import { createDataset } from '../../src/engine/data/dataset';
+import { createRng } from '../../src/engine/random';
+import { cutCleanSet } from '../../src/worker/cleanSubset';
 
 const rates = { forward: 400, train: 100, invert: 150 };
-const inputs = { cleanAvailable: 2500, evalAvailable: 1000, numClasses: 10, knownTarget: 5 };
+const inputs = { cleanCounts: Array<number>(10).fill(250), evalAvailable: 1000, numClasses: 10, knownTarget: 5 };
 
 describe('estimateRun', () => {
   it('uses the preset’s clean budget and the settings’ share', () => {
-    expect(cleanUsed(DEFAULT_SETTINGS, 2500)).toBe(1000);
-    expect(cleanUsed(applyPreset(DEFAULT_SETTINGS, 'paper'), 2500)).toBe(2500);
-    expect(cleanUsed({ ...applyPreset(DEFAULT_SETTINGS, 'paper'), cleanPercent: 1 }, 2500)).toBe(500);
+    expect(cleanUsed(DEFAULT_SETTINGS, inputs.cleanCounts)).toBe(1000);
+    expect(cleanUsed(applyPreset(DEFAULT_SETTINGS, 'paper'), inputs.cleanCounts)).toBe(2500);
+    expect(cleanUsed({ ...applyPreset(DEFAULT_SETTINGS, 'paper'), cleanPercent: 1 }, inputs.cleanCounts)).toBe(500);
+  });
+
+  it('counts the clean images as the worker cuts them (class by class, at least one per class)', () => {
+    const counts = [3, 3, 3, 3, 1, 0];
+    const labels = counts.flatMap((n, c) => Array<number>(n).fill(c));
+    const ds = createDataset({ images: new Uint8Array(labels.length), labels, height: 1, width: 1, channels: 1, classNames: counts.map((_, c) => `c${c}`) });
+    for (const [cleanPercent, cleanLimit] of [[2.5, 0], [1, 0], [5, 7], [2.5, 5]]) {
+      const s = { ...applyPreset(DEFAULT_SETTINGS, 'paper'), cleanPercent, cleanLimit };
+      expect(cleanUsed(s, counts)).toBe(cutCleanSet(ds, { percent: cleanPercent, limit: cleanLimit }, createRng(0)).dataset.n);
+    }
+  });
+
+  it('caps the probe images at the evaluation set, as the run does', () => {
+    const few = estimateRun(applyPreset(DEFAULT_SETTINGS, 'paper'), rates, { ...inputs, evalAvailable: 30 }, 5);
+    const cfg = resolveConfig(toStartRequest(applyPreset(DEFAULT_SETTINGS, 'paper'), 5).config);
+    expect(few.plan).toEqual(planRun(cfg, planSizes(cfg, { clean: 2500, evalImages: 30, numClasses: 10 })));
+    // before: BA and ASR on the 30 images, and the 30 probes with their triggered copies
+    expect(few.plan.find((p) => p.stage === 'evaluate')!.forwardImages).toBe(2 * 30 + 2 * 30);
   });
 
   it('adds up the planned work at the calibrated rates; the class demo is far shorter than the paper', () => {
@@ -66,6 +89,17 @@ describe('runEta', () => {
     // (its 2 epochs of 8 were 20 s of planned work, done in 60 s)
     expect(r.planUsed).toEqual({ 0: 0.25 });
     expect(runEta(r, rates, 60_000, 4)).toBeCloseTo(((10 + 100 + 10) * (60 + 14)) / (20 + 14), 6);
+  });
+
+  it('leaves paused time out of the pace', () => {
+    const epoch1 = (r: ReturnType<typeof start>, at: number) =>
+      applyEvent(r, { type: 'inversion-epoch', target: 5, epoch: 1, loss: 0, ce: 0, attackRate: 1, maskL1: 10, bestMaskL1: 10, stale: 0 }, at);
+    const steady = runEta(epoch1(start(0), 40_000), rates, 40_000, 4)!;
+    // the same work, with a 100 s pause in the middle (paused at 10 s, resumed at 110 s)
+    let r = withStatus(start(0), 'paused', 10_000);
+    expect(runEta(r, rates, 60_000, 4)).toBeCloseTo(runEta(start(0), rates, 10_000, 4)!, 6); // frozen while paused
+    r = withStatus(r, 'running', 110_000);
+    expect(runEta(epoch1(r, 140_000), rates, 140_000, 4)).toBeCloseTo(steady, 6);
   });
 
   it('skips plan entries the run passed over', () => {

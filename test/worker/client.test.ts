@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EngineClient, type EngineFactories } from '../../src/worker/client';
-import type { WorkerMessage, WorkerRequest } from '../../src/worker/protocol';
+import { EngineError, type WorkerMessage, type WorkerRequest } from '../../src/worker/protocol';
 
 /** A stand-in worker: records what it is sent; the test fires its events. */
 class FakeWorker {
@@ -75,5 +75,19 @@ describe('EngineClient', () => {
     await expect(call).rejects.toThrow('the engine worker failed: out of memory');
     expect(client.mode).toBe('worker');
     expect(client.fallback).toBeNull();
+  });
+
+  it('rebuilds a coded engine error, so the page tests its code instead of its message', async () => {
+    const worker = new FakeWorker();
+    const client = await EngineClient.create({ worker: () => worker as unknown as Worker, mainThread: fakeMainThread([]) });
+    worker.say({ type: 'worker-ready' });
+    const coded = client.call('memory', {});
+    const plain = client.call('memory', {});
+    worker.say({ id: worker.sent[0].id, type: 'error', message: 'a defense run started', code: 'run-started' });
+    worker.say({ id: worker.sent[1].id, type: 'error', message: 'something else' });
+    const e = await coded.catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(EngineError);
+    expect(e).toMatchObject({ code: 'run-started', message: 'a defense run started' });
+    await expect(plain).rejects.not.toBeInstanceOf(EngineError);
   });
 });

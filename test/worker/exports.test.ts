@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../../src/engine/io/safetensors';
 import { readTorchCheckpoint } from '../../src/engine/io/torchCheckpoint';
-import { stateDictFromModel } from '../../src/engine/model/architectures';
+import { stateDictFromModel } from '../../src/engine/model/stateDictExport';
 import { buildWrn, WRN_16_1 } from '../../src/engine/model/wrn';
 import { initNodeBackend } from '../../src/platform/node/backend';
 import { layersModelFiles, snapshotForExport, torchFile } from '../../src/worker/exports';

@@ -14,7 +14,7 @@ import { readTorchCheckpoint } from '../../src/engine/io/torchCheckpoint';
 import { initNodeBackend } from '../../src/platform/node/backend';
 import type { BackendReport } from '../../src/platform/selectBackend';
 import { EngineHost, eventTransfers, type InitBackend } from '../../src/worker/host';
-import type { Rpc, RpcName, WorkerMessage, WorkerPush } from '../../src/worker/protocol';
+import { EngineError, type Rpc, type RpcName, type WorkerMessage, type WorkerPush } from '../../src/worker/protocol';
 import { repoRoot } from '../helpers/fixtures';
 
 /** A host and a typed call through its message interface, with every pushed message kept. */
@@ -27,7 +27,7 @@ function harness(init: InitBackend) {
       answered.push(m.id);
       const w = waiting.get(m.id)!;
       if (m.type === 'result') w.ok(m.result);
-      else w.fail(new Error(m.message));
+      else w.fail(m.code ? new EngineError(m.message, m.code) : new Error(m.message));
     } else pushed.push(m);
   }, init);
   let id = 0;
@@ -70,6 +70,13 @@ describe('EngineHost', () => {
     await expect(memory).rejects.toThrow('the engine could not start: no backend could start here');
   });
 
+  it('answers a request type it does not know with an error naming it', async () => {
+    const ready = harness(() => initNodeBackend('cpu'));
+    await ready.call('init', {});
+    await expect(ready.call('bogus' as RpcName, {} as never)).rejects.toThrow('unknown request bogus');
+    await expect(ready.call('toString' as RpcName, {} as never)).rejects.toThrow('unknown request toString');
+  });
+
   it('transfers the typed arrays an event owns, and leaves views into larger buffers to the copy', () => {
     const features = new Float32Array(6);
     const labels = new Int32Array(3);
@@ -106,7 +113,7 @@ describe('EngineHost on the shipped WRN-16-1', () => {
       cleanPercent: 5,
       cleanLimit: 40, // 4 per class for the 9 classes that have images: bird has 1, cat none
     });
-    await expect(stillMeasuring).rejects.toThrow(/a defense run started/);
+    await expect(stillMeasuring).rejects.toMatchObject({ name: 'EngineError', code: 'run-started' }); // the page tests the code, not the message
     expect(started.cleanImages).toBe(40);
     expect(started.warnings.join('\n')).toMatch(/no clean images of class 3 \(cat\)/);
     expect(started.warnings.join('\n')).toMatch(/class 2 \(bird\) has 1 of the 4 clean images per class/);

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeSafetensors } from '../../src/engine/io/safetensors';
-import { stateDictFromModel } from '../../src/engine/model/architectures';
+import { stateDictFromModel } from '../../src/engine/model/stateDictExport';
 import { buildPreActResNet18, RESNET18_CIFAR10 } from '../../src/engine/model/resnet';
 import { initNodeBackend } from '../../src/platform/node/backend';
 import { modelCard } from '../../src/worker/modelCard';

@@ -11,7 +11,7 @@ import { subset } from '../../src/engine/data/dataset';
 import { decodeShard } from '../../src/engine/data/shard';
 import { readSafetensors, writeSafetensors } from '../../src/engine/io/safetensors';
 import { readTorchCheckpoint, writeTorchCheckpoint } from '../../src/engine/io/torchCheckpoint';
-import { stateDictFromModel } from '../../src/engine/model/architectures';
+import { stateDictFromModel } from '../../src/engine/model/stateDictExport';
 import { predict } from '../../src/engine/metrics';
 import { initNodeBackend } from '../../src/platform/node/backend';
 import { loadModelFromFiles } from '../../src/worker/modelLoader';

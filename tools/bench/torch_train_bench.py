@@ -1,7 +1,7 @@
 """PyTorch reference for `npm run bench:train`: WRN-16-1 forward and training images/s, on the CPU (the WASM
 bench's baseline) or on a CUDA GPU (`--backend webgpu`'s baseline, same model and step).
 
-CPU, with the environment DESIGN.md names for a fair baseline (the TS bench does this):
+CPU, with the environment docs/design.md names for a fair baseline (the TS bench does this):
   MALLOC_MMAP_THRESHOLD_=67108864 /usr/bin/python3 tools/bench/torch_train_bench.py --threads 2 --batch 64
 GPU:
   python3 tools/bench/torch_train_bench.py --device cuda --batch 64 --warmup 5 --steps 20

@@ -1,4 +1,4 @@
-"""PyTorch reference of the project's WideResNet (WRN-d-k), written from DESIGN.md.
+"""PyTorch reference of the project's WideResNet (WRN-d-k), written from docs/design.md.
 
 State-dict key names (conv1, block{g}.layer.{i}.{bn1,conv1,bn2,conv2,convShortcut}, bn1, fc) are the interface
 the TypeScript engine maps from: see src/engine/model/torchWeights.ts.

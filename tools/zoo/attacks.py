@@ -1,4 +1,4 @@
-"""Backdoor triggers of the model zoo, exactly as DESIGN.md "Attacks" states them, in NumPy.
+"""Backdoor triggers of the model zoo, exactly as docs/design.md "Attacks" states them, in NumPy.
 
 Every stamp takes pixels in [0, 255] HWC, either one image [32, 32, 3] or a batch [N, 32, 32, 3] (uint8 or
 float), and returns float32 [..., 32, 32, 3] in [0, 255]. Nothing is rounded: the TypeScript engine applies the
@@ -11,10 +11,10 @@ import os
 
 import numpy as np
 
-TARGET = 5  # "dog": the target label of every attack (DESIGN.md)
+TARGET = 5  # "dog": the target label of every attack (docs/design.md)
 H = W = 32
 
-# BadNets 3x3 grid, indexed [r][c] with (r, c) counted from the bottom-right pixel (0, 0) (DESIGN.md table).
+# BadNets 3x3 grid, indexed [r][c] with (r, c) counted from the bottom-right pixel (0, 0) (docs/design.md table).
 _GRID_FROM_BOTTOM_RIGHT = np.array([[255, 0, 255],
                                     [0, 255, 0],
                                     [255, 0, 0]], dtype=np.float32)

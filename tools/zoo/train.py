@@ -4,7 +4,7 @@
     /usr/bin/python3 tools/zoo/train.py --attack badnets|trojan|blend|sig|cl|clean \
         [--epochs N] [--seed S] [--threads T] [--out tools/zoo/runs/<attack>]
 
-Recipe (DESIGN.md, "Attacks"): SGD lr 0.1, momentum 0.9, weight decay 1e-4, batch 64, lr / 10 at 50% and 75% of
+Recipe (docs/design.md, "Attacks"): SGD lr 0.1, momentum 0.9, weight decay 1e-4, batch 64, lr / 10 at 50% and 75% of
 the epochs, target label 5. The paper trains 50 epochs without augmentation; on 2 CPU cores that does not fit
 the time budget, so the default is 30 epochs WITH random crop (4-pixel zero padding) + horizontal flip, applied
 before the trigger is stamped (the trigger stays in place). --no-augment gives the paper's recipe.

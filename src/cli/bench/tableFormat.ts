@@ -47,7 +47,7 @@ const COLUMNS: Array<{ method: DefenseMethod; title: string }> = [
   { method: 'mcldef+', title: 'MCLDef+' },
 ];
 
-/** The paper's Table 1 (CIFAR-10, WRN-16-1), ASR / BA in %, from DESIGN.md. */
+/** The paper's Table 1 (CIFAR-10, WRN-16-1), ASR / BA in %, from docs/design.md. */
 const PAPER: Record<string, string[]> = {
   badnets: ['99.64 / 83.01', '12.78 / 80.64', '5.76 / 81.71', '3.58 / 81.37', '2.22 / 82.19'],
   trojan: ['99.38 / 82.84', '17.13 / 80.93', '5.14 / 81.20', '3.86 / 79.61', '2.62 / 82.04'],

@@ -139,7 +139,7 @@ function torchBench(threads: number, o: Options): { forward: number; train: numb
   const script = path.join(ROOT, 'tools/bench/torch_train_bench.py');
   const r = spawnSync(PYTHON, [script, '--threads', String(threads), '--batch', String(o.batch), '--warmup', String(o.warmup), '--steps', String(o.steps)], {
     encoding: 'utf8',
-    env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '67108864' }, // DESIGN.md: a fair PyTorch CPU baseline needs it
+    env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '67108864' }, // docs/design.md: a fair PyTorch CPU baseline needs it
     cwd: ROOT,
   });
   if (r.status !== 0) return `failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`;
@@ -240,7 +240,7 @@ async function main(): Promise<void> {
         console.log(`  ${name} (child process): forward ${fmt(r.forward)} img/s, train ${fmt(r.train)} img/s (load ${load()})`);
       } else keepBest(best, { name, threads, batch: o.batch, note: `child failed: ${(child.stderr || line).trim().split('\n').pop()}` });
     }
-    // PyTorch, same thread count as the engine, and at 2 threads as DESIGN.md's reference when that differs.
+    // PyTorch, same thread count as the engine, and at 2 threads as docs/design.md's reference when that differs.
     if (o.torch) {
       for (const n of [...new Set([threads, 2])]) {
         const r = torchBench(n, o);

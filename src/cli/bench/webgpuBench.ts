@@ -138,9 +138,9 @@ async function measure(batch: number, o: Options): Promise<Result> {
   const invertDispatches = [...(await countDispatches(invert)).values()].reduce((a, v) => a + v, 0);
   tf.dispose([mask, pattern]);
   adam.dispose();
-  const t0 = await time(step, o.warmup, 0); // warm-up; the first step creates the momentum buffers
+  await time(step, o.warmup, 0); // warm-up only; the first step creates the momentum buffers
   const n0 = tf.memory().numTensors;
-  const t = t0.concat(await time(step, 0, o.steps));
+  const t = await time(step, 0, o.steps);
   const leaked = tf.memory().numTensors - n0;
   const byProgram = await countDispatches(step);
   const dispatches = [...byProgram.values()].reduce((a, v) => a + v, 0);

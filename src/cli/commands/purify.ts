@@ -1,7 +1,7 @@
 /** `mcldef purify`: runs a defense (MCLDef, MCLDef+, FT, NC, NAD) on a model and writes the purified model. */
 import * as tf from '@tensorflow/tfjs';
 import { poisonTestSet } from '../../engine/attacks/poison';
-import { DEFENSE_METHODS, type DefenseConfigInput, type DefenseMethod, needsTrigger, resolveConfig } from '../../engine/defense/config';
+import { DEFENSE_METHODS, type DefenseConfigInput, type DefenseMethod, fillConfig, needsTrigger, resolveConfig } from '../../engine/defense/config';
 import { PRESET_NAMES, presetConfig, PRESETS } from '../../engine/defense/presets';
 import type { DefenseEvent, DefenseStage, InvertedTrigger } from '../../engine/defense/events';
 import { driveDefense, runDefense } from '../../engine/defense/run';
@@ -138,8 +138,8 @@ async function purifyInto(
 ): Promise<void> {
   const { modelPath, cleanPath, testPath, outDir, method, seed, share, batch } = a;
   const preset = PRESETS[choiceOption(values.preset, 'preset', PRESET_NAMES, 'paper')];
-  // The preset's resolved values are the defaults of the options below (FT needs no target to resolve).
-  const pre = resolveConfig(presetConfig(preset.name, { method: 'ft' }));
+  // The preset's values are the defaults of the options below.
+  const pre = fillConfig(presetConfig(preset.name));
   const loaded = await loadModel(modelPath, modelLoadOptions(values));
   const { model, manifest } = loaded;
   try {

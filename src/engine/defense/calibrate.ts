@@ -48,8 +48,8 @@ async function timeIt(fn: () => tf.Tensor, images: number, steps: number, deadli
 
 /**
  * Measures forward, training and inversion rates of `model` (outputs [features, logits]) on the active backend.
- * The model's weights are not changed (training steps compute gradients and drop them; the update itself is a
- * small share of a step). Leaks no tensors.
+ * The model is left as it was: training steps compute gradients and drop them (the update itself is a small share
+ * of a step), and the BatchNorm running statistics their training-mode forward moves are restored. Leaks no tensors.
  */
 export async function measureRates(model: tf.LayersModel, opts: CalibrationOptions = {}): Promise<Calibration> {
   const batch = opts.batch ?? 16;
@@ -63,6 +63,8 @@ export async function measureRates(model: tf.LayersModel, opts: CalibrationOptio
   const mask = tf.tidy(() => tf.variable(tf.fill([h, w], 0.5), true)); // [H, W]
   const pattern = tf.tidy(() => tf.variable(tf.fill([h, w, c], 0.5), true)); // [H, W, C]
   const vars = trainableVariables(model);
+  // A training-mode forward updates the BatchNorm running statistics (non-trainable weights): keep copies.
+  const running = model.nonTrainableWeights.map((w) => tf.clone(w.read()));
   try {
     const fwd = await timeIt(() => tf.tidy(() => forward(model, x, false).logits), batch, steps, deadline);
     if (fwd === null) {
@@ -100,6 +102,7 @@ export async function measureRates(model: tf.LayersModel, opts: CalibrationOptio
       partial: train === null || invert === null,
     };
   } finally {
-    tf.dispose([x, y, mask, pattern]);
+    model.nonTrainableWeights.forEach((w, i) => w.write(running[i]));
+    tf.dispose([x, y, mask, pattern, ...running]);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Configuration of a defense run ({@link runDefense}): the method, its hyper-parameters and the paper's defaults.
  *
- * Defaults follow DESIGN.md (MCLDef paper, CIFAR-10): inversion lambda 0.01, Adam lr 0.005, batch 64, up to 100
+ * Defaults follow docs/design.md (MCLDef paper, CIFAR-10): inversion lambda 0.01, Adam lr 0.005, batch 64, up to 100
  * epochs with patience 30; purification SGD momentum 0.9, weight decay 1e-4, batch 64, 20 epochs, lr 0.1 / 0.01 /
  * 0.001 switching at epochs 1 and 10, temperature 0.5. Values the paper leaves open are marked "our choice".
  */
@@ -237,8 +237,16 @@ const nonNegInt = (v: number) => Number.isInteger(v) && v >= 0;
 
 /** Fills defaults and validates; throws an Error naming the first bad field. */
 export function resolveConfig(input: DefenseConfigInput = {}): DefenseConfig {
+  return validateConfig(fillConfig(input));
+}
+
+/**
+ * Fills defaults (nested groups one level deep) without validating: for callers that read a preset's values
+ * (the page's settings, the CLI's option defaults) before the run's method and target are known.
+ */
+export function fillConfig(input: DefenseConfigInput = {}): DefenseConfig {
   const d = DEFAULT_CONFIG;
-  const c: DefenseConfig = {
+  return {
     ...d,
     ...input,
     lr: input.lr ?? d.lr,
@@ -249,6 +257,10 @@ export function resolveConfig(input: DefenseConfigInput = {}): DefenseConfig {
     nc: { ...d.nc, ...input.nc },
     nad: { ...d.nad, ...input.nad },
   };
+}
+
+/** Checks a filled config; throws an Error naming the first bad field. */
+export function validateConfig(c: DefenseConfig): DefenseConfig {
   check((DEFENSE_METHODS as readonly string[]).includes(c.method), `unknown method "${c.method}" (expected ${DEFENSE_METHODS.join(', ')})`);
   check(c.target === undefined || nonNegInt(c.target), `target must be a class index, got ${c.target}`);
   check(!needsTrigger(c.method) || c.target !== undefined || c.detect, `${c.method} needs a target class: give target or set detect`);

@@ -8,11 +8,11 @@ import type * as tf from '@tensorflow/tfjs';
 import type { DefenseConfig, DefenseMethod } from './config';
 import type { StagePlan } from './plan';
 import type { MergeFigure } from './merge';
+import type { DefenseStage } from './stages';
 
 export type { MergeFigure } from './merge';
 
-/** Parts of a run, in the order they can happen. */
-export type DefenseStage = 'evaluate' | 'detect' | 'invert' | 'teacher' | 'purify' | 'correct';
+export type { DefenseStage } from './stages';
 
 /** The run's planned work, stage by stage (at most; planRun), emitted first, so a caller can show an ETA. */
 export interface PlanEvent {
@@ -79,6 +79,8 @@ export interface InversionSnapshotEvent {
   epoch: number;
   /** [H * W] in [0, 1], row-major. */
   mask: Float32Array;
+  /** sum of this mask (the L1 a live view shows beside it). */
+  maskL1: number;
   /** [H * W * C] in [0, 1], HWC. */
   pattern: Float32Array;
   height: number;

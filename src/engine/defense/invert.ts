@@ -1,5 +1,5 @@
 /**
- * Stage 1: Neural Cleanse trigger inversion, as DESIGN.md states it.
+ * Stage 1: Neural Cleanse trigger inversion, as docs/design.md states it.
  *
  * Mask m [H, W] (shared by the channels) and pattern p [H, W, C], both in [0, 1]; x' = (1 - m) * x + m * p.
  * Minimize CE(f(x'), target) + lambda * |m|_1 with Adam (lr 0.005), batch 64, up to 100 epochs over the clean
@@ -173,7 +173,8 @@ export async function* invertTrigger(
         yield { type: 'inversion-step', target, epoch, step, loss, ce, maskL1, attackRate };
         // The first step's mask too, so a live view has a picture right away.
         if (cfg.snapshotEvery > 0 && (step === 1 || step % cfg.snapshotEvery === 0)) {
-          yield { type: 'inversion-snapshot', target, step, epoch, mask: await readFloats(mask), pattern: await readFloats(pattern), height: h, width: w, channels: c };
+          const m = await readFloats(mask);
+          yield { type: 'inversion-snapshot', target, step, epoch, mask: m, maskL1: m.reduce((a, b) => a + b, 0), pattern: await readFloats(pattern), height: h, width: w, channels: c };
         }
         await control.tick();
         if (cfg.maxSteps > 0 && step >= cfg.maxSteps) {

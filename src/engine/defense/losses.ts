@@ -42,7 +42,7 @@ export type MclLoss = {
 };
 
 /**
- * MCLDef's model-contrastive loss (DESIGN.md Stage 2):
+ * MCLDef's model-contrastive loss (docs/design.md Stage 2):
  * z = f_p(x^) [B, D], zPos = f_b(x) [B, D], zNeg = f_b(x^) [B, D];
  * loss = mean_b -log(exp(s+/t) / (exp(s+/t) + exp(s-/t))) = mean_b softplus((s- - s+) / t).
  * With s+ = s- the loss is log 2.

@@ -1,5 +1,5 @@
 /**
- * Stage 2: model-contrastive purification (DESIGN.md), and MCLDef+'s stage 3.
+ * Stage 2: model-contrastive purification (docs/design.md), and MCLDef+'s stage 3.
  *
  * theta_p (trained) starts as a copy of the backdoored theta_b, which stays frozen in inference mode. For a batch
  * of augmented clean x: x^ = the inverted trigger applied to x; z = f_p(x^) (training-mode BatchNorm),

@@ -5,7 +5,7 @@
  * so the page's main thread can plan without loading it.
  */
 import { type DefenseConfig, needsTrigger } from './config';
-import type { DefenseStage } from './events';
+import type { DefenseStage } from './stages';
 
 /** Images per second of the three kinds of pass a run makes, measured on the backend in use. */
 export interface WorkRates {
@@ -38,6 +38,33 @@ export interface PlanSizes {
   /** Probe images (clean and triggered copies together) per probe-feature pass (0: none). */
   probe: number;
   numClasses: number;
+}
+
+/** What the sizes of a run depend on besides its config. */
+export interface RunData {
+  /** Clean images the run trains on (after the cut: data/cleanCut.ts cleanCount). */
+  clean: number;
+  /** Evaluation images loaded (0: none; the probe set then comes from the clean images). */
+  evalImages: number;
+  numClasses: number;
+}
+
+/**
+ * The sizes a run with this config works on: the evaluation set cut to evalSize during the run and to
+ * evalFinalSize (else evalSize) before and after (0: the whole set), and the probe images, at most probePerClass
+ * per class of the probe source, each with its triggered copy. The one place these are computed: the run's plan
+ * event and the page's estimate both call it.
+ */
+export function planSizes(cfg: DefenseConfig, data: RunData): PlanSizes {
+  const cut = (size: number) => (size > 0 ? Math.min(size, data.evalImages) : data.evalImages);
+  const probeSource = data.evalImages > 0 ? data.evalImages : data.clean;
+  return {
+    clean: data.clean,
+    evalDuring: cut(cfg.evalSize),
+    evalFinal: cut(cfg.evalFinalSize ?? cfg.evalSize),
+    probe: cfg.probePerClass > 0 ? 2 * Math.min(probeSource, cfg.probePerClass * data.numClasses) : 0,
+    numClasses: data.numClasses,
+  };
 }
 
 /** Batches of an epoch (the last one may be short). */

@@ -8,7 +8,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset';
-import { architectureOf, groupOutputs } from '../model/architectures';
+import { architectureOf, groupOutputs } from '../model/introspect';
 import { modelFromArtifacts, modelToArtifacts } from '../model/io';
 import { createRng } from '../random';
 import { ftStageLoss, nadStageLoss, ncStageLoss, wrnGroupOutputs } from './baselines';
@@ -20,7 +20,7 @@ import { evaluatePoint, makeEvalPlan, makeProbePlan, probeEvent, type ProbePlan,
 import type { DefenseEvent, DefenseResult, DefenseStage, DetectionReport, EvalPoint, InvertedTrigger, StageTiming } from './events';
 import { invertTrigger, TriggerTensors } from './invert';
 import { mclStageLoss, positiveStageLoss } from './mcl';
-import { planRun } from './plan';
+import { planRun, planSizes } from './plan';
 import { type StageLoss, trainStage } from './train';
 import { defenseWarnings } from './verdict';
 
@@ -83,6 +83,7 @@ const STAGE_LABEL: Record<DefenseStage, string> = {
   purify: 'Purification',
   correct: 'MCLDef+ stage 3: positive-pair correction',
 };
+const STAGE_LABEL_AFTER = 'Evaluation of the purified model';
 
 /**
  * Runs a defense. Events are plain data; the generator's return value holds the purified model (the caller owns
@@ -114,13 +115,8 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
   };
   try {
     control.throwIfAborted();
-    {
-      // What the run will do at most, before it starts (probe: clean images and their triggered copies).
-      const cut = (size: number | null) => (deps.evalSet ? (size && size > 0 ? Math.min(size, deps.evalSet.n) : deps.evalSet.n) : 0);
-      const probeSource = deps.evalSet ?? clean;
-      const probe = cfg.probePerClass > 0 ? 2 * Math.min(probeSource.n, cfg.probePerClass * numClasses) : 0;
-      yield { type: 'plan', stages: planRun(cfg, { clean: clean.n, evalDuring: cut(cfg.evalSize), evalFinal: cut(cfg.evalFinalSize ?? cfg.evalSize), probe, numClasses }) };
-    }
+    // What the run will do at most, before it starts.
+    yield { type: 'plan', stages: planRun(cfg, planSizes(cfg, { clean: clean.n, evalImages: deps.evalSet?.n ?? 0, numClasses })) };
     const wantsTrigger = needsTrigger(cfg.method);
     let target: number | null = cfg.target ?? deps.trigger?.target ?? null;
     let detection: DetectionReport | null = null;
@@ -220,8 +216,13 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
       teacher = null;
     }
 
-    const after: EvalPoint = (finalPlan === plan ? lastPoint : null) ?? { ...(await evaluatePoint(p, finalPlan, trig, invTarget, deps.signal)), ...(probe ? { merge: lastMerge } : {}) };
+    // The result reuses the last epoch's measurement when it was taken on the result set; else it is a stage of
+    // its own (planRun's trailing 'evaluate'), announced so the page and the timings show it.
+    const reused = finalPlan === plan ? lastPoint : null;
+    if (!reused) yield begin('evaluate', 0, STAGE_LABEL_AFTER);
+    const after: EvalPoint = reused ?? { ...(await evaluatePoint(p, finalPlan, trig, invTarget, deps.signal)), ...(probe ? { merge: lastMerge } : {}) };
     yield { type: 'evaluation', when: 'after', ...after };
+    if (!reused) yield end('evaluate', 2 * (finalPlan.set?.n ?? 0));
     const { mask: _m, pattern: _p, ...inversion } = trigger ?? { mask: null, pattern: null };
     const summary = {
       method: cfg.method,

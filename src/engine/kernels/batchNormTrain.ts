@@ -38,8 +38,6 @@ export interface RunningStats {
 
 /** Options of {@link batchNormTrain}. */
 export interface BatchNormTrainOptions {
-  /** max(y, 0) after the normalization, inside the op. */
-  relu?: boolean;
   /** Running averages to update with this batch's moments (new tensors are returned; the inputs are kept). */
   running?: RunningStats;
 }
@@ -50,8 +48,7 @@ export interface BatchNormTrainResult {
   running?: { mean: tf.Tensor; variance: tf.Tensor };
 }
 
-const run = (name: string, inputs: tf.NamedTensorMap, attrs: Record<string, number | boolean> = {}) =>
-  tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+const run = (name: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}) => tf.engine().runKernel(name, inputs, attrs) as tf.Tensor | tf.Tensor[];
 
 /** Named optional parameters, dropping absent ones (the kernels bind only what they are given). */
 function optional(entries: Record<string, tf.Tensor | null | undefined>): tf.NamedTensorMap {
@@ -62,7 +59,7 @@ function optional(entries: Record<string, tf.Tensor | null | undefined>): tf.Nam
 
 /**
  * y = scale * (x - mean) / sqrt(var + epsilon) + offset with the batch's per-channel moments over every axis
- * but the last (then max(y, 0) with `relu`), differentiable in x, scale and offset; and the running averages
+ * but the last, differentiable in x, scale and offset; and the running averages
  * after this batch: m * running + (1 - m) * moment, the variance unbiased (times R / (R - 1), R = values per
  * channel), as PyTorch updates running_var.
  * @param x [..., C] float32, rank >= 2
@@ -71,7 +68,6 @@ function optional(entries: Record<string, tf.Tensor | null | undefined>): tf.Nam
  */
 export function batchNormTrain(x: tf.Tensor, scale: tf.Tensor | null, offset: tf.Tensor | null, epsilon: number, opts: BatchNormTrainOptions = {}): BatchNormTrainResult {
   if (x.rank < 2) throw new Error(`batchNormTrain: x must be [..., C] with rank >= 2; got [${x.shape}]`);
-  const relu = opts.relu === true;
   const { running } = opts;
   const R = x.size / x.shape[x.rank - 1];
   if (!fusedBatchNormAvailable() || x.dtype !== 'float32') {
@@ -82,12 +78,12 @@ export function batchNormTrain(x: tf.Tensor, scale: tf.Tensor | null, offset: tf
     const unbias = R > 1 ? R / (R - 1) : 1;
     const average = (old: tf.Tensor, v: tf.Tensor, f: number, m: number) => tf.add(tf.mul(old, m), tf.mul(v, f * (1 - m)));
     return {
-      y: relu ? tf.relu(y) : y,
+      y,
       running: running && { mean: average(running.mean, mean, 1, running.momentum), variance: average(running.variance, variance, unbias, running.momentum) },
     };
   }
   const K = BN_TRAIN_KERNELS;
-  const attrs = { epsilon, relu };
+  const attrs = { epsilon };
   const [stats, newMean, newVariance] = run(K.stats, { x, ...optional({ movingMean: running?.mean, movingVariance: running?.variance }) }, { momentum: running?.momentum ?? 0 }) as tf.Tensor[];
   const params = [scale, offset].filter((p): p is tf.Tensor => p != null);
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
@@ -96,14 +92,13 @@ export function batchNormTrain(x: tf.Tensor, scale: tf.Tensor | null, offset: tf
     const scaleIn = scale != null ? ps[0] : null;
     const offsetIn = offset != null ? ps[ps.length - 1] : null;
     const y = run(K.apply, { x: xIn, stats, ...optional({ scale: scaleIn, offset: offsetIn }) }, attrs) as tf.Tensor;
-    save([xIn, stats, y, ...(scaleIn ? [scaleIn] : [])]);
+    save([xIn, stats, ...(scaleIn ? [scaleIn] : [])]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, st, ys, sc] = saved;
-        const masked = optional({ y: relu ? ys : null });
-        const [dOffset, dScale] = run(K.gradSums, { dy, x: xs, stats: st, ...masked }, attrs) as tf.Tensor[];
-        const dx = run(K.gradInput, { dy, x: xs, stats: st, dOffset, dScale, ...optional({ scale: sc }), ...masked }, attrs) as tf.Tensor;
+        const [xs, st, sc] = saved;
+        const [dOffset, dScale] = run(K.gradSums, { dy, x: xs, stats: st }, attrs) as tf.Tensor[];
+        const dx = run(K.gradInput, { dy, x: xs, stats: st, dOffset, dScale, ...optional({ scale: sc }) }, attrs) as tf.Tensor;
         return [dx, ...(scale != null ? [dScale] : []), ...(offset != null ? [dOffset] : [])];
       },
     };

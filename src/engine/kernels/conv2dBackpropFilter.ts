@@ -59,7 +59,7 @@ export function conv2dBackpropFilterVia(
   // The dilated dy kernel spans (OH-1)*sh+1 rows; output rows = paddedRows - span + 1 must be KH.
   const bottom = KH + (OH - 1) * sh - H - top;
   const right = KW + (OW - 1) * sw - W - left;
-  const simd = !useSimd || backendName !== 'wasm' ? null : conv2dBackpropFilterSimd(backend as unknown as BackendWasm, x, dy, { B, H, W, Ci, OH, OW, Co, KH, KW, sh, sw, pt: top, pl: left });
+  const simd = !useSimd || backendName !== 'wasm' ? null : conv2dBackpropFilterSimd(backend as BackendWasm, x, dy, { B, H, W, Ci, OH, OW, Co, KH, KW, sh, sw, pt: top, pl: left });
   if (simd != null) return simd;
   return withKernelScope(backend, backendName, (s) => {
     let xT = s.transpose(x, [3, 1, 2, 0]); // [Ci, H, W, B]

@@ -80,7 +80,7 @@ export function conv2dBackpropInputVia(
   if (useSimd && backendName === 'wasm' && Ci % 4 === 0) {
     const g = { B, H, W, Ci, OH, OW, Co, KH, KW, sh, sw, pt: info.padInfo.top, pl: info.padInfo.left };
     const simd = withKernelScope(backend, backendName, (s) =>
-      conv2dBackpropInputSimd(backend as unknown as BackendWasm, dy, s.transpose(filter, [0, 1, 3, 2]), g), // wT [KH, KW, Co, Ci]
+      conv2dBackpropInputSimd(backend as BackendWasm, dy, s.transpose(filter, [0, 1, 3, 2]), g), // wT [KH, KW, Co, Ci]
     );
     if (simd != null) return simd;
   }

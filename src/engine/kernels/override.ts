@@ -33,7 +33,7 @@ export function overrideKernel(kernelName: string, backendName: string, fast: Fa
     if (stock == null) throw new Error(`${kernelName} on ${backendName}: these inputs are not supported and there is no stock kernel`);
     return stock.kernelFunc(args as Parameters<KernelFunc>[0]);
   };
-  registerKernel({ kernelName, backendName, kernelFunc: kernelFunc as unknown as KernelFunc, setupFunc: stock?.setupFunc, disposeFunc: stock?.disposeFunc });
+  registerKernel({ kernelName, backendName, kernelFunc: kernelFunc as KernelFunc, setupFunc: stock?.setupFunc, disposeFunc: stock?.disposeFunc });
   return {
     kernelName,
     restore() {

@@ -139,13 +139,13 @@ function bnStatsKernel({ inputs, backend }: KernelArgs): TensorInfo {
  */
 export function simdGradOpsUsable(backendName: string, count: number): boolean {
   if (getBackend() !== backendName || count % 4 !== 0) return false;
-  return instantiateOnHeap(tfBackend() as unknown as BackendWasm, 'relu_grad', buildModule) != null;
+  return instantiateOnHeap(tfBackend() as BackendWasm, 'relu_grad', buildModule) != null;
 }
 
 /** Registers MclReluGrad and MclBatchNormGradStats for `backendName`; returns the undo. */
 export function registerSimdGradOps(backendName: string): () => void {
-  registerKernel({ kernelName: RELU_GRAD, backendName, kernelFunc: reluGradKernel as unknown as KernelFunc });
-  registerKernel({ kernelName: BN_GRAD_STATS, backendName, kernelFunc: bnStatsKernel as unknown as KernelFunc });
+  registerKernel({ kernelName: RELU_GRAD, backendName, kernelFunc: reluGradKernel as KernelFunc });
+  registerKernel({ kernelName: BN_GRAD_STATS, backendName, kernelFunc: bnStatsKernel as KernelFunc });
   return () => {
     unregisterKernel(RELU_GRAD, backendName);
     unregisterKernel(BN_GRAD_STATS, backendName);

@@ -20,7 +20,7 @@ interface WasmApi {
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
   validate(bytes: Uint8Array): boolean;
 }
-const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 
 interface WasmModuleLike {
   asm?: { memory?: WasmMemory };
@@ -54,7 +54,7 @@ export function relaxedSimdSupported(): boolean {
  * or null where WASM SIMD or the heap's Memory object is unavailable.
  */
 export function instantiateOnHeap(backend: BackendWasm, name: string, build: (shared: boolean) => Uint8Array): HeapKernel | null {
-  const mod = backend.wasm as unknown as WasmModuleLike;
+  const mod = backend.wasm as WasmModuleLike;
   const memory = mod.asm?.memory ?? mod.wasmMemory;
   if (wasmApi == null || !(memory instanceof wasmApi.Memory)) return null;
   let byName = instances.get(memory);

@@ -14,40 +14,30 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Conv2D } from '@tensorflow/tfjs-layers/dist/layers/convolutional';
 import type { Kwargs } from '@tensorflow/tfjs-layers/dist/types';
-import type { LayerVariable } from '@tensorflow/tfjs-layers/dist/variables';
 
 /** tfjs-layers' class, taken from an instance: the package exports only its factory. */
 const StockConv2D = tf.layers.conv2d({ filters: 1, kernelSize: 1 }).constructor as typeof Conv2D;
-
-/** The stock layer's (protected) fields the call reads. */
-interface ConvFields {
-  kernel: LayerVariable;
-  bias: LayerVariable | null;
-  strides: number[];
-  padding: string;
-  dataFormat: string;
-  dilationRate: number | number[];
-  activation: { getClassName(): string };
-}
 
 /** Conv2D whose bias-free linear convolutions differentiate lazily (see the file comment). */
 export class EngineConv2D extends StockConv2D {
   static override className = 'Conv2D';
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor | tf.Tensor[] {
-    const f = this as unknown as ConvFields;
+    // The stock layer's fields are protected: a subclass reads them as they are.
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    const dilations = typeof f.dilationRate === 'number' ? [f.dilationRate, f.dilationRate] : f.dilationRate;
+    const rate: number | number[] = this.dilationRate;
+    const dilations = typeof rate === 'number' ? [rate, rate] : rate;
     const plain =
-      f.bias == null &&
-      f.activation.getClassName() === 'linear' &&
-      f.dataFormat === 'channelsLast' &&
-      (f.padding === 'same' || f.padding === 'valid') &&
+      this.bias == null &&
+      this.activation.getClassName() === 'linear' &&
+      this.dataFormat === 'channelsLast' &&
+      (this.padding === 'same' || this.padding === 'valid') &&
       dilations.every((d) => d === 1) &&
       x.rank === 4 &&
       !(Array.isArray(inputs) && inputs.length !== 1);
     if (!plain) return super.call(inputs, kwargs);
-    return tf.tidy(() => tf.conv2d(x as tf.Tensor4D, f.kernel.read() as tf.Tensor4D, f.strides as [number, number], f.padding as 'same' | 'valid'));
+    const padding = this.padding as 'same' | 'valid';
+    return tf.tidy(() => tf.conv2d(x as tf.Tensor4D, this.kernel.read() as tf.Tensor4D, this.strides as [number, number], padding));
   }
 }
 

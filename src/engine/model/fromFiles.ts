@@ -7,7 +7,9 @@
 import type * as tf from '@tensorflow/tfjs';
 import { readSafetensors } from '../io/safetensors';
 import { readTorchCheckpoint } from '../io/torchCheckpoint';
-import { ARCHITECTURES, architectureOf, modelFromStateDict } from './architectures';
+import { ARCHITECTURES } from './architectures';
+import { architectureOf } from './introspect';
+import { modelFromStateDict } from './stateDictLoad';
 import { artifactsFromFiles, modelFromArtifacts, withFeatureOutputs } from './io';
 import type { KeyStyle } from './resnet';
 import type { StateDict } from './torchWeights';

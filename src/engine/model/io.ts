@@ -107,7 +107,7 @@ function checkManifest(manifest: unknown[], label: string): tf.io.WeightsManifes
       }
       if (typeof spec.dtype !== 'string' || !WEIGHT_DTYPES.has(spec.dtype)) throw new Error(`${label}: ${what} has dtype ${JSON.stringify(spec.dtype)}, expected float32 or int32`);
       if (spec.quantization !== undefined) throw new Error(`${label}: ${what} is quantized; this reader takes float32 weights only`);
-      specs.push(spec as unknown as tf.io.WeightsManifestEntry);
+      specs.push(spec as tf.io.WeightsManifestEntry);
     }
   });
   return specs;

@@ -57,7 +57,7 @@ export function resnetChannels(width: number): [number, number, number, number] 
 /** The named parts of one block (not all exist in both variants). */
 export type ResNetBlockPart = 'conv1' | 'bn1' | 'conv2' | 'bn2' | 'shortcut_conv' | 'shortcut_bn' | 'add' | 'out';
 
-/** Layer names shared with the PyTorch key mapping (architectures.ts) and the architecture recognition. */
+/** Layer names shared with the PyTorch key map (architectures.ts) and the recognition of built models (introspect.ts). */
 export const resnetLayerName = {
   stem: 'conv1',
   /** ResNet-18's stem BN; its presence tells a ResNet-18 from a PreAct-ResNet-18. */

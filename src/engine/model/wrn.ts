@@ -1,6 +1,6 @@
 /**
  * WideResNet WRN-d-k as a TensorFlow.js LayersModel, built to match the PyTorch reference in
- * tools/torchref/wrn.py (and DESIGN.md) layer for layer:
+ * tools/torchref/wrn.py (and docs/design.md) layer for layer:
  *
  *   x [B,H,W,3] in [0,1] -> PixelNormalization -> conv3x3(3->16)
  *   -> 3 groups of n = (d-4)/6 pre-activation blocks (16k, 32k, 64k channels; groups 2, 3 start with stride 2)

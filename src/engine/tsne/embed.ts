@@ -3,8 +3,9 @@
  * t-SNE worker, its main-thread fallback, the benchmark and the tests.
  *
  * Cold start (no previous layout): a seeded random layout, early exaggeration, then free optimization.
- * Warm start (the previous layout of the same points): no exaggeration, a short run at a smaller step, so points
- * glide from where they were instead of the whole picture being redrawn.
+ * Warm start (the previous layout of the same points): no exaggeration and a short run (WARM_ITERATIONS) at the
+ * cold run's learning rate and final momentum, so points glide from where they were instead of the whole picture
+ * being redrawn.
  */
 import { createRng } from '../random';
 import { jointProbabilities, squaredDistances } from './affinities';

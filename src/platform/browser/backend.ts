@@ -31,7 +31,7 @@ const CALIBRATION_BUDGET_MS = 8000;
 
 /** The WebGPU adapter: its description, and why it is software (or null). */
 async function webgpuAdapter(): Promise<{ text: string; software: string | null }> {
-  const gpu = (globalThis.navigator as unknown as { gpu?: { requestAdapter(): Promise<{ info?: GpuAdapterInfo; isFallbackAdapter?: boolean; requestAdapterInfo?: () => Promise<GpuAdapterInfo> } | null> } }).gpu;
+  const gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<{ info?: GpuAdapterInfo; isFallbackAdapter?: boolean; requestAdapterInfo?: () => Promise<GpuAdapterInfo> } | null> } }).gpu;
   if (!gpu) throw new Error('this browser has no WebGPU (navigator.gpu is missing)');
   const adapter = await gpu.requestAdapter();
   if (!adapter) throw new Error('WebGPU is present but no GPU adapter is available');
@@ -44,7 +44,7 @@ async function webgpuAdapter(): Promise<{ text: string; software: string | null 
 
 /** The WebGL renderer's name (unmasked where the browser allows), or ''. */
 function webglRenderer(): string {
-  const gl = (tf.backend() as unknown as { gpgpu?: { gl?: WebGLRenderingContext } }).gpgpu?.gl;
+  const gl = (tf.backend() as { gpgpu?: { gl?: WebGLRenderingContext } }).gpgpu?.gl;
   if (!gl) return '';
   const ext = gl.getExtension('WEBGL_debug_renderer_info');
   return String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER) ?? '');

@@ -45,6 +45,8 @@ export async function initNodeBackend(only?: BackendName, opts: { webgpuKernels?
             wasmPrepared = true;
           }
         },
+        // Training on wasm needs the project's gradient kernels (stock tfjs-backend-wasm lacks Conv2DBackpropFilter).
+        afterInit: () => registerWasmTrainingKernels(),
       },
       { name: 'cpu' },
     ];
@@ -61,12 +63,10 @@ export async function initNodeBackend(only?: BackendName, opts: { webgpuKernels?
   }
   const report = await selectBackend(candidates, only);
   // The CPU backend's first use prints a banner recommending tfjs-node, which cannot install here.
-  const cpu = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+  const cpu = tf.findBackend('cpu') as { firstUse?: boolean } | null;
   if (cpu) cpu.firstUse = false;
   if (report.backend === 'wasm') {
-    // Training on wasm needs the project's gradient kernels (stock tfjs-backend-wasm lacks Conv2DBackpropFilter).
-    registerWasmTrainingKernels();
-    const b = tf.backend() as unknown as { wasm?: { _getThreadsCount?: () => number } };
+    const b = tf.backend() as { wasm?: { _getThreadsCount?: () => number } };
     const threads = b.wasm?._getThreadsCount?.() ?? 1;
     report.detail = `XNNPACK, ${threads} thread${threads === 1 ? '' : 's'}`;
   } else if (report.backend === 'webgpu') {

@@ -42,7 +42,7 @@ function noAdapterMessage(): string {
 async function setUp(): Promise<NodeWebGPU> {
   let mod: { create(flags: string[]): GPU; globals: object };
   try {
-    mod = (await import('webgpu')) as unknown as typeof mod;
+    mod = (await import('webgpu')) as typeof mod;
   } catch (e) {
     const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
     throw new Error(`the optional "webgpu" npm package (Dawn for Node) is missing or does not load here: ${why}; install it with npm install webgpu@0.6.2`);

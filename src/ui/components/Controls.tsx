@@ -4,7 +4,8 @@
  */
 import { DEFENSE_METHODS, type DefenseMethod } from '../../engine/defense/config';
 import { PRESET_NAMES, PRESETS, type PresetName } from '../../engine/defense/presets';
-import { chosenRates, estimateRun, formatSeconds, runEta } from '../estimate';
+import { chosenRates, estimateRun, runEta } from '../estimate';
+import { formatSeconds } from '../format';
 import { controlRun, resetRun, startRun } from '../runController';
 import { applyPreset, presetLabel, type Settings, settingsToQuery } from '../settings';
 import { store, useStore } from '../store';
@@ -60,7 +61,7 @@ export function RunEstimateLine() {
   const rates = chosenRates(backend);
   if (!card || !clean) return null;
   if (!rates) return <p className="estimate muted">Timing this device…</p>;
-  const inputs = { cleanAvailable: clean.n, evalAvailable: evalData?.n ?? 0, numClasses: card.numClasses, knownTarget: s.targetMode === 'known' ? card.target : null };
+  const inputs = { cleanCounts: clean.counts, evalAvailable: evalData?.n ?? 0, numClasses: card.numClasses, knownTarget: s.targetMode === 'known' ? card.target : null };
   const e = estimateRun(s, rates, inputs, TYPICAL_INV_EPOCHS);
   const range = e.atMost > e.typical * 1.1 ? ` (at most ${formatSeconds(e.atMost)})` : '';
   return (
@@ -83,11 +84,6 @@ function NumberField({ k, label, step, min, max, help }: { k: keyof Settings; la
   );
 }
 
-function formatEta(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '…';
-  return seconds >= 60 ? `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s` : `${Math.round(seconds)} s`;
-}
-
 export function Progress() {
   const run = useStore((s) => s.run);
   const backend = useStore((s) => s.backend);
@@ -105,7 +101,7 @@ export function Progress() {
       <div>
         <strong>{run.method.toUpperCase()}</strong> · {run.stageLabel} · {run.status}{measured && ` · ${Math.round(run.stageFraction * 100)}% of this stage`}
         {active && (
-          <span className="eta" data-testid="eta" data-seconds={Number.isFinite(eta) ? eta.toFixed(1) : ''}> · about {formatEta(eta)} left{whole === null ? ' in this stage' : ''}</span>
+          <span className="eta" data-testid="eta" data-seconds={Number.isFinite(eta) ? eta.toFixed(1) : ''}> · about {formatSeconds(eta)} left{whole === null ? ' in this stage' : ''}</span>
         )}
       </div>
       <progress max={1} value={active ? run.stageFraction : 1} aria-label="progress of the current stage" />

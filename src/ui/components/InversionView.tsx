@@ -1,7 +1,7 @@
 /** Stage 1: the inverted mask, pattern and mask ⊙ pattern drawn live beside the true trigger, with charts. */
 import { useRef } from 'react';
 import { Bar, BarChart, CartesianGrid, Cell, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { downloadChart } from '../runController';
+import { downloadChart } from '../downloads';
 import { siteUrl } from '../controller';
 import { useStore } from '../store';
 

@@ -2,8 +2,8 @@
 import type { QuickEval } from '../../worker/protocol';
 import { useStore } from '../store';
 import { siteUrl } from '../controller';
+import { pct } from '../format';
 
-const pct = (v: number | undefined | null) => (v === undefined || v === null || Number.isNaN(v) ? '–' : `${(v * 100).toFixed(1)}%`);
 
 /** The live ASR, or why there is none: without a target (stated or detected) or a known attack nothing is counted. */
 function asrText(ev: QuickEval): string {

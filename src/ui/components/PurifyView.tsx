@@ -1,13 +1,13 @@
 /** Stage 2: the live t-SNE of probe features with its merge figure, and BA / ASR / merge / loss curves. */
 import { useRef } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import { downloadChart } from '../runController';
+import { downloadChart } from '../downloads';
 import type { EvalPoint } from '../../engine/defense';
 import { useStore } from '../store';
 import { TsnePlot } from './TsnePlot';
+import { pct } from '../format';
 
 const NO_NAMES: string[] = [];
-const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
 export function PurifyView() {
   const run = useStore((s) => s.run);

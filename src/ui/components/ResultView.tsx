@@ -1,10 +1,10 @@
 /** The outcome: before / after table (and FT beside it), the image strip after purification, downloads. */
 import type { DefenseSummary, EvalPoint } from '../../engine/defense';
-import { downloadModel, downloadReport, downloadWeights } from '../runController';
+import { downloadModel, downloadReport, downloadWeights } from '../downloads';
 import { useStore } from '../store';
 import { ImageStrip } from './ImageStrip';
+import { pct } from '../format';
 
-const pct = (v: number | null | undefined) => (v === null || v === undefined || Number.isNaN(v) ? '–' : `${(v * 100).toFixed(1)}%`);
 
 function Row({ label, p }: { label: string; p: EvalPoint | null }) {
   return <tr><th scope="row">{label}</th><td>{pct(p?.ba)}</td><td>{pct(p?.asrTrue)}</td><td>{pct(p?.asrInverted)}</td></tr>;

@@ -5,8 +5,8 @@
  */
 import { useStore } from '../store';
 import { Pixels } from './Pixels';
+import { pct, resultAsr } from '../format';
 
-const pct = (v: number | null | undefined) => (v === null || v === undefined || Number.isNaN(v) ? '–' : `${(100 * v).toFixed(1)}%`);
 
 function Tile({ n, title, children, testId }: { n: number; title: string; children: React.ReactNode; testId: string }) {
   return (
@@ -27,6 +27,7 @@ export function StoryBar() {
   const merge = run?.probe?.merge ?? null;
   const after = run?.status === 'done' ? run.summary?.after ?? null : null;
   const before = run?.summary?.before ?? run?.before ?? null;
+  const asr = after ? resultAsr(after) : null;
   return (
     <div className="story" data-testid="story">
       <Tile n={1} title="The backdoor at work" testId="story-backdoor">
@@ -39,14 +40,14 @@ export function StoryBar() {
         ) : (
           <p className="story-caption">Press Purify: stage 1 searches for the smallest patch that flips images to the target.</p>
         )}
-        {mask && <p className="story-caption">mask size (L1) {'maskL1' in mask ? mask.maskL1.toFixed(1) : mask.mask.reduce((a, b) => a + b, 0).toFixed(1)}</p>}
+        {mask && <p className="story-caption">mask size (L1) {mask.maskL1.toFixed(1)}</p>}
       </Tile>
       <Tile n={3} title="The clusters merging" testId="story-merge">
         <p className="story-big">{merge ? pct(merge.isolated) : '…'}</p>
         <p className="story-caption">of triggered images still sit in a cluster of their own{merge && run?.probe ? (run.probe.epoch < 0 ? ' (before purification)' : ` (after epoch ${run.probe.epoch + 1})`) : ''}</p>
       </Tile>
       <Tile n={4} title="The result" testId="story-result">
-        <p className="story-big">{after ? `ASR ${pct(after.asrTrue ?? after.asrInverted)}` : '…'}</p>
+        <p className="story-big">{asr ? `${asr.label} ${pct(asr.value)}` : '…'}</p>
         <p className="story-caption">{after ? `BA ${pct(before?.ba)} → ${pct(after.ba)} on ${after.nClean.toLocaleString('en')} test images` : run ? 'purifying…' : 'after purification'}</p>
       </Tile>
     </div>

@@ -3,7 +3,7 @@
 import { embed } from '../../engine/tsne/embed';
 import type { TsneMessage, TsneReply } from './tsneClient';
 
-const scope = self as unknown as DedicatedWorkerGlobalScope;
+const scope = self as DedicatedWorkerGlobalScope;
 scope.onmessage = (e: MessageEvent<TsneMessage>) => {
   const { id, ...req } = e.data;
   try {

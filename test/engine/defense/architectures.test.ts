@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { driveDefense, runDefense } from '../../../src/engine/defense/run';
-import { architectureOf, groupOutputs, stateDictFromModel } from '../../../src/engine/model/architectures';
+import { architectureOf, groupOutputs } from '../../../src/engine/model/introspect';
+import { stateDictFromModel } from '../../../src/engine/model/stateDictExport';
 import { buildPreActResNet18, buildResNet18, type ResNetConfig } from '../../../src/engine/model/resnet';
 import { CIFAR10_MEAN, CIFAR10_STD } from '../../../src/engine/data/cifar10';
 import { initNodeBackend } from '../../../src/platform/node/backend';

@@ -71,6 +71,7 @@ describe('invertTrigger', () => {
     expect(snap.mask).toBeInstanceOf(Float32Array);
     expect(snap.mask).toHaveLength(64);
     expect(snap.pattern).toHaveLength(192);
+    expect(snap.maskL1).toBeCloseTo(snap.mask.reduce((a, b) => a + b, 0), 3); // carried, so the page sums nothing
     expect((events[1] as { step: number }).step).toBe(1);
     const last = events[8] as InvertedTrigger;
     expect(last.mask).toEqual(result.mask);

@@ -57,7 +57,7 @@ describe('losses', () => {
 });
 
 describe('schedule and config', () => {
-  it('lr is 0.1 for epoch 0, 0.01 for epochs 1-9, 0.001 after (DESIGN.md)', () => {
+  it('lr is 0.1 for epoch 0, 0.01 for epochs 1-9, 0.001 after (docs/design.md)', () => {
     const s = DEFAULT_CONFIG.lr;
     expect([0, 1, 5, 9, 10, 19].map((e) => lrAt(s, e))).toEqual([0.1, 0.01, 0.01, 0.01, 0.001, 0.001]);
   });

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFENSE_METHODS, DEFAULT_CONFIG, type DefenseConfigInput, resolveConfig } from '../../../src/engine/defense/config';
 import type { DefenseEvent, DefenseStage } from '../../../src/engine/defense/events';
-import { planRun, planSeconds, stageSeconds } from '../../../src/engine/defense/plan';
+import { planRun, planSeconds, planSizes, stageSeconds } from '../../../src/engine/defense/plan';
 import { driveDefense, runDefense } from '../../../src/engine/defense/run';
 import { buildWrn, WRN_16_1 } from '../../../src/engine/model/wrn';
 import { initNodeBackend } from '../../../src/platform/node/backend';
@@ -61,6 +61,31 @@ describe('planRun', () => {
     const plan = planRun(resolveConfig(config), { ...sizes, probe: 0 });
     const planned = Object.fromEntries(plan.filter((p) => p.steps > 0).map((p) => [p.stage, p.steps]));
     expect(planned).toEqual(counted);
+  }, 300_000); // NAD's WRN on the cpu backend takes about 40 s alone, and passed 120 s in a full run on a busy machine
+});
+
+describe('the run follows its plan', () => {
+  // Every planned entry is announced by a 'stage' start event, in the plan's order: the trailing whole-set
+  // evaluation of the class demo (evalFinalSize differs from evalSize) included, and its time is in the timings.
+  it.each([
+    ['a separate result set', { evalSize: 12, evalFinalSize: 0, evalEvery: 1 }],
+    ['no per-epoch measurement', { evalSize: 12, evalFinalSize: null, evalEvery: 0 }],
+    ['the result reused from the last epoch', { evalSize: 12, evalFinalSize: null, evalEvery: 1 }],
+  ] as const)('with %s', async (_, evalCfg) => {
+    const config: DefenseConfigInput = {
+      target: 1, seed: 3, batchSize: 16, epochs: 1, inversion: { epochs: 1, batchSize: 16, snapshotEvery: 0 }, probePerClass: 2, ...evalCfg,
+    };
+    let planned: DefenseStage[] = [];
+    const started: DefenseStage[] = [];
+    const r = await driveDefense(runDefense(config, { model, clean, evalSet, trueTrigger: toyTrigger, yieldEvery: 0 }), (e) => {
+      if (e.type === 'plan') planned = e.stages.map((p) => p.stage);
+      if (e.type === 'stage' && e.phase === 'start') started.push(e.stage);
+    });
+    r.model.dispose();
+    const cfg = resolveConfig(config);
+    expect(planned).toEqual(planRun(cfg, planSizes(cfg, { clean: clean.n, evalImages: evalSet.n, numClasses: 4 })).map((p) => p.stage));
+    expect(started).toEqual(planned);
+    expect(r.summary.timings.map((t) => t.stage)).toEqual(planned);
   });
 });
 

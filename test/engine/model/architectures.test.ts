@@ -2,9 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  architectureOf, buildArchitecture, detectArchitecture, expectedTorchShapes, groupOutputs, modelFromStateDict, stateDictFromModel, type ArchInfo,
-} from '../../../src/engine/model/architectures';
+import { type ArchInfo, buildArchitecture } from '../../../src/engine/model/architectures';
+import { architectureOf, groupOutputs } from '../../../src/engine/model/introspect';
+import { detectArchitecture, expectedTorchShapes } from '../../../src/engine/model/stateDictCheck';
+import { stateDictFromModel } from '../../../src/engine/model/stateDictExport';
+import { modelFromStateDict } from '../../../src/engine/model/stateDictLoad';
 import { modelFromArtifacts, modelToArtifacts } from '../../../src/engine/model/io';
 import { BENCHMARK_KEYS, RESNET18_CIFAR10 } from '../../../src/engine/model/resnet';
 import type { StateDict } from '../../../src/engine/model/torchWeights';

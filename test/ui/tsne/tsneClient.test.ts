@@ -43,4 +43,24 @@ describe('TsneClient', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(out.length).toBe(1);
   });
+
+  it('falls back to the main thread when its worker fails, redoing the refresh in flight', async () => {
+    // A stand-in worker that takes requests and never answers; the test fires its error event.
+    const fake = { onmessage: null as unknown, onerror: null as ((e: ErrorEvent) => void) | null, sent: 0, terminated: false,
+      postMessage() { this.sent++; }, terminate() { this.terminated = true; } };
+    const client = new TsneClient(() => fake as unknown as Worker);
+    const out: TsneResult[] = [];
+    client.request({ features: features(30, 3, 4), n: 30, dim: 3, perplexity: 5, seed: 1, iterations: 30 }, (r) => out.push(r));
+    expect(fake.sent).toBe(1);
+    fake.onerror!({ message: 'Failed to fetch dynamically imported module: tsne.worker.js', preventDefault: () => undefined } as ErrorEvent);
+    expect(fake.terminated).toBe(true);
+    expect(client.fallbackReason).toMatch(/the t-SNE worker failed: Failed to fetch/);
+    await until(() => out.length === 1);
+    expect('embedding' in out[0] && out[0].embedding.length === 60).toBe(true);
+    // later requests run on the main thread too
+    client.request({ features: features(30, 3, 5), n: 30, dim: 3, perplexity: 5, seed: 1, iterations: 30 }, (r) => out.push(r));
+    await until(() => out.length === 2);
+    expect(fake.sent).toBe(1);
+    client.dispose();
+  });
 });

@@ -5,13 +5,12 @@
  * | kernel              | inputs -> output                                   | dispatches |
  * |---------------------|----------------------------------------------------|------------|
  * | MclBnStats          | x, runMean?, runVar? -> [2, C] mean and biased variance, [new runMean, new runVar] | 2 (split reduction; chunks merged exactly, running averages updated in the same pass) |
- * | MclBnApply          | x, stats, scale?, offset? -> y (ReLU optional)     | 1          |
- * | MclBnGradSums       | dy, x, stats, y? -> [dOffset [C], dScale [C]]      | 2 (one read of dy and x, one finishing pass) |
- * | MclBnGradInput      | dy, x, stats, scale?, dOffset, dScale, y? -> dx    | 1          |
+ * | MclBnApply          | x, stats, scale?, offset? -> y                     | 1          |
+ * | MclBnGradSums       | dy, x, stats -> [dOffset [C], dScale [C]]          | 2 (one read of dy and x, one finishing pass) |
+ * | MclBnGradInput      | dy, x, stats, scale?, dOffset, dScale -> dx        | 1          |
  *
- * With xhat = (x - mean) * invStd, invStd = 1 / sqrt(var + eps), g = scale * invStd, and dy' = dy where the
- * output is positive when a ReLU is fused (else dy):
- *   dOffset = sum(dy'),  dScale = sum(dy' * xhat),  dx = g * (dy' - dOffset / R - xhat * dScale / R)
+ * With xhat = (x - mean) * invStd, invStd = 1 / sqrt(var + eps), g = scale * invStd:
+ *   dOffset = sum(dy),  dScale = sum(dy * xhat),  dx = g * (dy - dOffset / R - xhat * dScale / R)
  * which is the whole chain rule through the batch mean and variance in closed form. The running averages:
  *   runMean' = m * runMean + (1 - m) * mean,   runVar' = m * runVar + (1 - m) * var * R / (R - 1)
  * Passes with several outputs go through multiOutput.ts.
@@ -29,7 +28,6 @@ import { f32, flatProgram, splitReduction, type WebGPUBackendLike } from './prog
 /** Attributes of MclBnApply, MclBnGradSums and MclBnGradInput. */
 export interface BnAttrs {
   epsilon: number;
-  relu: boolean;
 }
 
 const rowsAndChannels = (x: TensorInfo): [number, number] => {
@@ -111,10 +109,10 @@ function params(inputs: KernelArgs['inputs'], names: string[]): { names: string[
 const gain = (inputs: KernelArgs['inputs'], eps: number, C: number) =>
   `${inputs.scale != null ? 'scale[c]' : '1.0'} * inverseSqrt(stats[${C} + c] + ${f32(eps)})`;
 
-/** MclBnApply: {x, stats, scale?, offset?} -> y = (x - mean) * g + offset, then max(y, 0) when `relu`. */
+/** MclBnApply: {x, stats, scale?, offset?} -> y = (x - mean) * g + offset. */
 export function bnApplyWebGPU(args: KernelArgs): TensorInfo {
   const { x, stats } = args.inputs;
-  const { epsilon, relu } = args.attrs as unknown as BnAttrs;
+  const { epsilon } = args.attrs as unknown as BnAttrs;
   const [R, C] = rowsAndChannels(x);
   const n = R * C;
   const p = params(args.inputs, ['scale', 'offset']);
@@ -122,25 +120,20 @@ export function bnApplyWebGPU(args: KernelArgs): TensorInfo {
     fn main(index : i32) {
       if (index >= ${n}) { return; }
       let c = index % ${C};
-      let y = (x[index] - stats[c]) * ${gain(args.inputs, epsilon, C)} + ${args.inputs.offset != null ? 'offset[c]' : '0.0'};
-      result[index] = ${relu ? 'max(y, 0.0)' : 'y'};
+      result[index] = (x[index] - stats[c]) * ${gain(args.inputs, epsilon, C)} + ${args.inputs.offset != null ? 'offset[c]' : '0.0'};
     }`;
-  const key = `mcl_bnapply_${n}_${C}_${epsilon}_${relu ? 1 : 0}_${p.names.join('')}`;
+  const key = `mcl_bnapply_${n}_${C}_${epsilon}_${p.names.join('')}`;
   return backendOf(args).runWebGPUProgram(flatProgram(key, ['x', 'stats', ...p.names], x.shape, n, code), [x, stats, ...p.tensors], 'float32');
 }
 
-/** dy masked by the fused ReLU's output (WGSL expression at element `i`). */
-const dyTerm = (relu: boolean, i: string) => (relu ? `select(0.0, dy[${i}], y[${i}] > 0.0)` : `dy[${i}]`);
-
-/** MclBnGradSums: {dy, x, stats, y?} -> [dOffset [C], dScale [C]] (see the file comment). */
+/** MclBnGradSums: {dy, x, stats} -> [dOffset [C], dScale [C]] (see the file comment). */
 export function bnGradSumsWebGPU(args: KernelArgs): TensorInfo[] {
-  const { dy, x, stats, y } = args.inputs;
-  const { epsilon, relu } = args.attrs as unknown as BnAttrs;
+  const { dy, x, stats } = args.inputs;
+  const { epsilon } = args.attrs as unknown as BnAttrs;
   const [R, C] = rowsAndChannels(x);
   const { splits, chunk } = splitReduction(R, C);
-  const names = ['dy', 'x', 'stats', ...(relu ? ['y'] : [])];
   const partial = backendOf(args).runWebGPUProgram(
-    flatProgram(`mcl_bngrad_part_${R}_${C}_${splits}_${chunk}_${relu ? 1 : 0}`, names, [splits, 2, C], splits * C, `
+    flatProgram(`mcl_bngrad_part_${R}_${C}_${splits}_${chunk}`, ['dy', 'x', 'stats'], [splits, 2, C], splits * C, `
     fn main(index : i32) {
       if (index >= ${splits * C}) { return; }
       let s = index / ${C};
@@ -150,14 +143,14 @@ export function bnGradSumsWebGPU(args: KernelArgs): TensorInfo[] {
       var a1 = 0.0;
       for (var r = s * ${chunk}; r < min((s + 1) * ${chunk}, ${R}); r++) {
         let i = r * ${C} + c;
-        let g = ${dyTerm(relu, 'i')};
+        let g = dy[i];
         a0 += g;
         a1 += g * (x[i] - mean);
       }
       result[(s * 2) * ${C} + c] = a0;
       result[(s * 2 + 1) * ${C} + c] = a1;
     }`),
-    [dy, x, stats, ...(relu && y != null ? [y] : [])],
+    [dy, x, stats],
     'float32',
   );
   const out = runMultiOutput(backendOf(args), {
@@ -179,10 +172,10 @@ export function bnGradSumsWebGPU(args: KernelArgs): TensorInfo[] {
   return out;
 }
 
-/** MclBnGradInput: {dy, x, stats, scale?, dOffset, dScale, y?} -> dx (see the file comment). */
+/** MclBnGradInput: {dy, x, stats, scale?, dOffset, dScale} -> dx (see the file comment). */
 export function bnGradInputWebGPU(args: KernelArgs): TensorInfo {
-  const { dy, x, stats, dOffset, dScale, y } = args.inputs;
-  const { epsilon, relu } = args.attrs as unknown as BnAttrs;
+  const { dy, x, stats, dOffset, dScale } = args.inputs;
+  const { epsilon } = args.attrs as unknown as BnAttrs;
   const [R, C] = rowsAndChannels(x);
   const n = R * C;
   const p = params(args.inputs, ['scale']);
@@ -193,10 +186,10 @@ export function bnGradInputWebGPU(args: KernelArgs): TensorInfo {
       let invStd = inverseSqrt(stats[${C} + c] + ${f32(epsilon)});
       let xhat = (x[index] - stats[c]) * invStd;
       let g = ${p.names.length ? 'scale[c]' : '1.0'} * invStd;
-      result[index] = g * (${dyTerm(relu, 'index')} - (dOffset[c] + xhat * dScale[c]) / ${f32(R)});
+      result[index] = g * (dy[index] - (dOffset[c] + xhat * dScale[c]) / ${f32(R)});
     }`;
-  const names = ['dy', 'x', 'stats', 'dOffset', 'dScale', ...p.names, ...(relu ? ['y'] : [])];
-  const inputs = [dy, x, stats, dOffset, dScale, ...p.tensors, ...(relu && y != null ? [y] : [])];
-  const key = `mcl_bngradx_${n}_${C}_${epsilon}_${relu ? 1 : 0}_${p.names.join('')}`;
+  const names = ['dy', 'x', 'stats', 'dOffset', 'dScale', ...p.names];
+  const inputs = [dy, x, stats, dOffset, dScale, ...p.tensors];
+  const key = `mcl_bngradx_${n}_${C}_${epsilon}_${p.names.join('')}`;
   return backendOf(args).runWebGPUProgram(flatProgram(key, names, x.shape, n, code), inputs, 'float32');
 }

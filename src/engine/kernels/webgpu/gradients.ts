@@ -6,7 +6,10 @@
  *   dx = dy * g;  doffset = sum(dy);  dmean = -g * sum(dy);  dscale = invStd * S;
  *   dvar = -0.5 * scale * invStd^3 * S,  with sum(dy) and S = sum(dy * (x - mean)) from one pass over dy and x
  *   (MclBatchNormGradStats) where tfjs-core writes x - mean, its product with dy, then reduces each; dx in one
- *   pass (MclBnInferenceGrad). Only the thunks tfjs calls run: through an eval-mode BatchNorm, dx alone.
+ *   pass (MclBnInferenceGrad). Only the thunks tfjs calls run: through an eval-mode BatchNorm, dx alone. tfjs runs
+ *   each thunk in its own tidy, so they cannot share a tensor: every thunk that needs a sum runs
+ *   MclBatchNormGradStats itself, and an eval-mode BatchNorm whose scale and offset both train (purifyBn
+ *   'frozen') makes that pass twice, once for doffset and once for dscale (still one kernel each, not three ops).
  *   (Training-mode BatchNorm does not come here: model/batchNorm.ts differentiates it as one op.)
  * Relu: dx = x > 0 ? dy : 0 in one pass (MclReluGrad) instead of mul(dy, step(x)).
  * Mean, Sum: ../gradients.ts's versions (a Tile of dy instead of dy * ones(x.shape)).
@@ -31,7 +34,8 @@ function batchNormGrad(stock: GradConfig): GradConfig {
     const eps = (attrs as { varianceEpsilon: number }).varianceEpsilon;
     const C = x.shape[x.rank - 1];
     // tfjs calls only the thunks whose input is on the gradient path: through an eval-mode BN (trigger
-    // inversion) that is dx alone, one pass. Each thunk runs in its own tidy, so one that needs a sum makes it.
+    // inversion) that is dx alone, one pass. Each thunk runs in its own tidy, so one that needs a sum makes it
+    // (scale and offset both trained: two stats passes; computing them here instead would cost inversion a pass).
     const invStd = () => rsqrt(add(variance, scalar(eps))); // [C]
     const sumOf = (row: 0 | 1) => {
       const both = engine().runKernel(BN_GRAD_STATS, { dy, x, mean }) as Tensor; // [2, C]: sum(dy), S

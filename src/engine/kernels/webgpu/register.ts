@@ -56,7 +56,7 @@ export function registerWebGPUKernels(): void {
     overrideKernel('Sum', WEBGPU, sumLeadingWebGPU),
     overrideKernel('Mean', WEBGPU, meanLeadingWebGPU),
   ];
-  for (const [kernelName, f] of ADDED) registerKernel({ kernelName, backendName: WEBGPU, kernelFunc: f as unknown as KernelFunc });
+  for (const [kernelName, f] of ADDED) registerKernel({ kernelName, backendName: WEBGPU, kernelFunc: f as KernelFunc });
   for (const [name, make] of WEBGPU_GRADIENTS) {
     const stock = getGradient(name);
     if (stock == null) continue;
