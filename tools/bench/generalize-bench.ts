@@ -8,7 +8,7 @@
  * stopped bench resumes where it stopped.
  *
  * Run: npm run bench:generalize [-- --variant quick|quick-paper-loss|quick-detect|paper-keep] [--half tune|check]
- *      [--models s01,s03] [--test cifar10:test] [--table-only]
+ *      [--models s01,s03] [--test cifar10:test] [--results DIR (default docs/bench/generalize)] [--table-only]
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,7 +25,7 @@ const test = opt('test') ?? 'cifar10:test';
 const variants = (opt('variant') ?? 'quick').split(',') as VariantName[];
 const half = opt('half');
 const only = opt('models')?.split(',');
-const outRoot = path.join(repoRoot, 'docs', 'bench', 'generalize');
+const outRoot = path.resolve(opt('results') ?? path.join(repoRoot, 'docs', 'bench', 'generalize'));
 
 /** A suite model's spec.json (tools/zoo/suite.py). */
 export interface SuiteSpec {

@@ -4,8 +4,10 @@
  * stamped with each alive class's mask and pattern and goes through the model as one [alive * B] batch, so one
  * backward pass moves every mask. After each round the classes whose objective (CE + lambda * L1, what the
  * inversion minimizes) is worst are dropped, keeping the better half (successive halving, as K-Arm prunes its
- * arms), down to `finalists`. Neural Cleanse's anomaly rule then runs on every class's mask norm as it stood when
- * the class left (the finalists' after the last round).
+ * arms), down to `finalists`. Neural Cleanse's anomaly rule runs on every class's mask norm after the first round,
+ * where every class has had the same number of steps (a later value would favour the classes kept longer, and
+ * raise false alarms on a clean model); the later rounds spend the budget on the likely targets, whose refined
+ * triggers (the finalists' after the last round) seed stage 1.
  */
 import * as tf from '@tensorflow/tfjs';
 import { batches, type Dataset } from '../data/dataset';
@@ -100,6 +102,8 @@ export async function* detectByHalving(
   const adam = new Adam([...masks, ...patterns], detection.lr ?? inversion.lr, inversion.beta1, inversion.beta2, inversion.epsilon);
   const triggers: (InvertedTrigger | null)[] = new Array(numClasses).fill(null);
   const l1 = new Array<number>(numClasses).fill(NaN);
+  // Every class's mask norm after the first round, all at the same step count: what the anomaly rule compares.
+  const firstL1 = new Array<number>(numClasses).fill(NaN);
   // Neural Cleanse's cost schedule per class: every LAMBDA_EVERY steps lambda_c grows while class c's attack
   // holds and shrinks when it fails, so each mask heads for the smallest one that still attacks.
   const lambdas = new Array<number>(numClasses).fill(inversion.lambda);
@@ -177,6 +181,7 @@ export async function* detectByHalving(
         }
       }
       if (!last) continue;
+      if (round === 0) alive.forEach((cls, i) => (firstL1[cls] = last!.maskL1[i]));
       const isLast = round === detection.rounds.length - 1;
       const keep = isLast ? [] : survivors(alive, Array.from(sum), Math.max(detection.finalists, Math.ceil(alive.length / 2)));
       for (let i = 0; i < alive.length; i++) {
@@ -190,7 +195,7 @@ export async function* detectByHalving(
       if (isLast) break;
       alive = keep;
     }
-    const report = anomalyReport(l1, detection.threshold, detection.scale);
+    const report = anomalyReport(firstL1, detection.threshold, detection.scale);
     yield { type: 'detection-result', ...report };
     return { report, triggers: triggers as InvertedTrigger[] };
   } finally {
