@@ -39,6 +39,7 @@ export const purifyHelp = `mcldef purify --model DIR --clean DATA --test DATA --
   --clean-share F   use a class-balanced share F in (0, 1] of --clean (0.05 = the paper's 5% of CIFAR-10 train;
                     default: all of it, or the quick preset's 1,000 images)
   --epochs N        purification epochs (paper 20)        --inv-epochs N   inversion epochs (paper 100)
+  --lr X            purification's epoch-0 learning rate; later epochs keep the preset's ratios (paper 0.1)
   --det-epochs N    detection epochs per class (default 10)   --det-lr X   detection's Adam lr (default 0.005)
   --det-scale linear|log   detection's anomaly index on mask L1 norms (default) or their logarithms
   --batch N         batch size of both stages (paper 64)  --max-steps N    cap on steps per epoch (default none)
@@ -97,6 +98,7 @@ function parsePurifyArgs(argv: string[]) {
     augment: { type: 'string' },
     'keep-target': { type: 'string' },
     'attack-target': { type: 'string' },
+    lr: { type: 'string' },
     anchor: { type: 'string' },
     json: { type: 'boolean' },
   });
@@ -171,6 +173,8 @@ async function purifyInto(
       seed,
       batchSize: batch ?? pre.batchSize,
       epochs: intOption(values.epochs, 'epochs', pre.epochs, 0),
+      // --lr: epoch 0's rate, the preset's later steps scaled with it (as the page's learning-rate field).
+      lr: values.lr === undefined ? pre.lr : { milestones: pre.lr.milestones, values: pre.lr.values.map((v) => (v * numOption(values.lr, 'lr', 0.1, 1e-6, 10)) / pre.lr.values[0]) },
       maxStepsPerEpoch: intOption(values['max-steps'], 'max-steps', 0, 0),
       inversion: { epochs: intOption(values['inv-epochs'], 'inv-epochs', pre.inversion.epochs, 1), batchSize: batch ?? pre.inversion.batchSize, snapshotEvery: 0 },
       detection: {

@@ -105,6 +105,8 @@ export interface DetectionConfig {
   rounds: number[];
   /** halving: classes still inverted in the last round (at least 1). */
   finalists: number;
+  /** halving: a flag needs the best finalist's mask L1 at least this many times smaller than the runner-up's. */
+  margin: number;
   /** halving: clean images per step (each stamped once per alive class). */
   batchSize: number;
   /**
@@ -207,7 +209,7 @@ export const DEFAULT_CONFIG: Readonly<DefenseConfig> = Object.freeze({
     snapshotEvery: 20,
     converge: null,
   },
-  detection: { epochs: 10, maxSteps: 0, lr: null, threshold: 2, scale: 'linear', ifNoneFlagged: 'lowest-l1', procedure: 'nc', rounds: [30, 30, 40, 60], finalists: 2, batchSize: 16, initMask: 1 },
+  detection: { epochs: 10, maxSteps: 0, lr: null, threshold: 2, scale: 'linear', ifNoneFlagged: 'lowest-l1', procedure: 'nc', rounds: [60, 30, 30, 60], finalists: 3, margin: 1.5, batchSize: 8, initMask: 1 },
   plus: { epochs: 10, lr: { milestones: [5], values: [0.01, 0.001] } },
   nc: { triggerShare: 0.2 },
   nad: { teacherEpochs: 10, betas: [500, 1000, 1000], p: 2 },
@@ -270,7 +272,7 @@ export function validateConfig(c: DefenseConfig): DefenseConfig {
   check(nonNegInt(c.nad.teacherEpochs) && posInt(c.detection.epochs), 'teacher epochs >= 0 and detection epochs >= 1');
   check(c.detection.scale === 'linear' || c.detection.scale === 'log', `detection scale must be 'linear' or 'log', got "${c.detection.scale}"`);
   check(c.detection.procedure === 'nc' || c.detection.procedure === 'halving', `detection procedure must be 'nc' or 'halving', got "${c.detection.procedure}"`);
-  check(c.detection.rounds.length > 0 && c.detection.rounds.every(posInt) && posInt(c.detection.finalists) && posInt(c.detection.batchSize) && c.detection.initMask > 0 && c.detection.initMask <= 1, 'detection rounds must be positive step counts (at least one round), finalists and batchSize positive integers, initMask in (0, 1]');
+  check(c.detection.rounds.length > 0 && c.detection.rounds.every(posInt) && posInt(c.detection.finalists) && posInt(c.detection.batchSize) && c.detection.initMask > 0 && c.detection.initMask <= 1 && c.detection.margin >= 1, 'detection rounds must be positive step counts (at least one round), finalists and batchSize positive integers, initMask in (0, 1], margin >= 1');
   check(c.detection.lr === null || c.detection.lr > 0, `detection lr must be > 0 (or null), got ${c.detection.lr}`);
   for (const s of [c.lr, c.plus.lr]) {
     check(s.values.length === s.milestones.length + 1 && s.values.every((v) => v >= 0), 'an lr schedule needs milestones.length + 1 non-negative values');

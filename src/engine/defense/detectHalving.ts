@@ -4,10 +4,10 @@
  * stamped with each alive class's mask and pattern and goes through the model as one [alive * B] batch, so one
  * backward pass moves every mask. After each round the classes whose objective (CE + lambda * L1, what the
  * inversion minimizes) is worst are dropped, keeping the better half (successive halving, as K-Arm prunes its
- * arms), down to `finalists`. Neural Cleanse's anomaly rule runs on every class's mask norm after the first round,
- * where every class has had the same number of steps (a later value would favour the classes kept longer, and
- * raise false alarms on a clean model); the later rounds spend the budget on the likely targets, whose refined
- * triggers (the finalists' after the last round) seed stage 1.
+ * arms), down to `finalists`. Neural Cleanse's anomaly rule then runs on every class's mask norm as it left (the
+ * finalists' after the last round); since classes dropped early had fewer steps to shrink, a flag also needs the
+ * best finalist's mask to be `margin` times smaller than the runner-up's after the same steps. The flagged
+ * class's trigger seeds stage 1.
  */
 import * as tf from '@tensorflow/tfjs';
 import { batches, type Dataset } from '../data/dataset';
@@ -102,8 +102,7 @@ export async function* detectByHalving(
   const adam = new Adam([...masks, ...patterns], detection.lr ?? inversion.lr, inversion.beta1, inversion.beta2, inversion.epsilon);
   const triggers: (InvertedTrigger | null)[] = new Array(numClasses).fill(null);
   const l1 = new Array<number>(numClasses).fill(NaN);
-  // Every class's mask norm after the first round, all at the same step count: what the anomaly rule compares.
-  const firstL1 = new Array<number>(numClasses).fill(NaN);
+  let finalists: number[] = [];
   // Neural Cleanse's cost schedule per class: every LAMBDA_EVERY steps lambda_c grows while class c's attack
   // holds and shrinks when it fails, so each mask heads for the smallest one that still attacks.
   const lambdas = new Array<number>(numClasses).fill(inversion.lambda);
@@ -181,8 +180,8 @@ export async function* detectByHalving(
         }
       }
       if (!last) continue;
-      if (round === 0) alive.forEach((cls, i) => (firstL1[cls] = last!.maskL1[i]));
       const isLast = round === detection.rounds.length - 1;
+      if (isLast) finalists = [...alive];
       const keep = isLast ? [] : survivors(alive, Array.from(sum), Math.max(detection.finalists, Math.ceil(alive.length / 2)));
       for (let i = 0; i < alive.length; i++) {
         const cls = alive[i];
@@ -195,7 +194,14 @@ export async function* detectByHalving(
       if (isLast) break;
       alive = keep;
     }
-    const report = anomalyReport(firstL1, detection.threshold, detection.scale);
+    // Neural Cleanse's rule on what remains: every class's norm as it left, the finalists' after the last round.
+    // Those who left early had fewer steps to shrink, which flatters the finalists; so a flag also needs the
+    // best finalist's mask to be `margin` times smaller than the runner-up's, both after the same steps.
+    const nc = anomalyReport(l1, detection.threshold, detection.scale);
+    const finals = [...finalists].sort((p, q) => l1[p] - l1[q]);
+    const clear = finals.length < 2 || l1[finals[1]] >= detection.margin * l1[finals[0]];
+    const flaggedAll = clear ? nc.flaggedAll.filter((c) => c === finals[0]) : [];
+    const report = { ...nc, flaggedAll, flagged: flaggedAll.length ? flaggedAll[0] : null };
     yield { type: 'detection-result', ...report };
     return { report, triggers: triggers as InvertedTrigger[] };
   } finally {

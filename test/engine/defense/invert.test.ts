@@ -133,7 +133,7 @@ describe('detectTarget', () => {
   it('flags the planted class among 4 and leaks nothing', async () => {
     const before = tf.memory().numTensors;
     const { events, result } = await collect(
-      detectTarget(model, clean, 4, base({ lr: 0.05 }), { epochs: 40, maxSteps: 0, lr: null, threshold: 2, scale: 'linear', ifNoneFlagged: 'stop', procedure: 'nc', rounds: [1], finalists: 1, batchSize: 16, initMask: 1 }, createRng(3), new RunControl(undefined, 0)),
+      detectTarget(model, clean, 4, base({ lr: 0.05 }), { epochs: 40, maxSteps: 0, lr: null, threshold: 2, scale: 'linear', ifNoneFlagged: 'stop', procedure: 'nc', rounds: [1], finalists: 1, batchSize: 16, initMask: 1, margin: 1.5 }, createRng(3), new RunControl(undefined, 0)),
     );
     expect(tf.memory().numTensors).toBe(before);
     expect(events.filter((e) => e.type === 'detection-class').map((e) => (e as { cls: number }).cls)).toEqual([0, 1, 2, 3]);
