@@ -10,7 +10,7 @@ import { UsageError } from '../../src/cli/args';
 import { runConvert } from '../../src/cli/commands/convert';
 import { subset } from '../../src/engine/data/dataset';
 import { decodeShard } from '../../src/engine/data/shard';
-import { writeZip } from '../../src/engine/io/zip';
+import { writeZip } from '../../src/engine/io/zipWriter';
 import { predict } from '../../src/engine/metrics';
 import { initNodeBackend } from '../../src/platform/node/backend';
 import { loadDataArg } from '../../src/platform/node/data';

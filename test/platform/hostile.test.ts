@@ -18,7 +18,8 @@ import { importImages } from '../../src/platform/node/imageImport';
 import { loadModel, readArtifacts, saveModel } from '../../src/platform/node/modelFiles';
 import { readNpz } from '../../src/platform/node/npz';
 import { checkOutFile, prepareOutDir, readRegularFile, removeCreated, StagedOutput } from '../../src/platform/node/safeFs';
-import { hugePng, inflatingZip, truncatedPng } from '../helpers/hostile';
+import { installEagerInflate } from '../helpers/eagerInflate';
+import { hugePng, inflatingZip, lyingZip, truncatedPng } from '../helpers/hostile';
 import { writePng } from '../helpers/images';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mcldef-hostile-'));
@@ -91,6 +92,23 @@ describe('reads take regular files only', () => {
     const f = path.join(tmp, 'inflating.zip');
     fs.writeFileSync(f, inflatingZip(40, 60 * 2 ** 20));
     await expect(importImages(f, { height: 8, width: 8 })).rejects.toThrow(/inflating\.zip: its images unpack to 2\.3 GiB, more than the 2 GiB one import may hold$/);
+  });
+
+  it('a .zip entry that inflates past its declared size, stopped there whatever it inflates to (Chromium-like inflater)', async () => {
+    const eager = installEagerInflate();
+    try {
+      for (const inflates of [60 * 2 ** 20, 6 * 2 ** 30]) {
+        const f = path.join(tmp, 'lying.zip');
+        fs.writeFileSync(f, lyingZip([{ name: 'cat/0.png', declared: 1000, inflates }]));
+        const before = eager.produced();
+        await expect(importImages(f, { height: 8, width: 8 })).rejects.toThrow(
+          /lying\.zip: zip entry cat\/0\.png inflates past its declared size of 1,000 bytes: inflating stopped there \(a zip bomb, or a damaged archive\)$/,
+        );
+        expect(eager.produced() - before).toBeLessThan(2 * 2 ** 20);
+      }
+    } finally {
+      eager.restore();
+    }
   });
 
   it('an empty shard as --data', async () => {

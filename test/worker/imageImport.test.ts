@@ -5,9 +5,10 @@
  * empty class folder inside a .zip still counts as a class. The browser's decoders are stood in for (Node has none).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { writeZip } from '../../src/engine/io/zip';
+import { writeZip } from '../../src/engine/io/zipWriter';
 import { importImageFiles, MAX_IMPORT_BYTES } from '../../src/worker/imageImport';
-import { hugePng, inflatingZip, truncatedPng } from '../helpers/hostile';
+import { installEagerInflate } from '../helpers/eagerInflate';
+import { hugePng, inflatingZip, lyingZip, truncatedPng } from '../helpers/hostile';
 import { pngBytes } from '../helpers/images';
 
 const ab = (b: Uint8Array) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
@@ -63,6 +64,28 @@ describe('importImageFiles on hostile uploads', () => {
       new RegExp(`bomb\\.zip: its files unpack to \\d+ MB, more than the ${MAX_IMPORT_BYTES / 2 ** 20} MB one import may hold`),
     );
     expect(decoded).toBe(0);
+  });
+
+  it('stops inflating each zip entry at its declared size, whatever it inflates to, and says why (Chromium-like inflater)', async () => {
+    const eager = installEagerInflate();
+    try {
+      const zip = lyingZip([
+        ...[0, 1, 2].map((i) => ({ name: `cat/${i}.png`, declared: 1000, inflates: 60 * 2 ** 20 })),
+        { name: 'cat/3.png', declared: 1000, inflates: 6 * 2 ** 30 },
+        { name: 'dog/ok.png', data: pngBytes(8, 1) },
+      ]);
+      const r = await importImageFiles([{ name: 'bomb.zip', bytes: ab(zip) }], opts);
+      expect(r.dataset.n).toBe(1);
+      expect(r.failed).toEqual(['cat/0.png', 'cat/1.png', 'cat/2.png', 'cat/3.png']);
+      expect(r.plan.warnings.join('\n')).toMatch(
+        /4 file\(s\) could not be decoded as images and were left out, e.g. "cat\/0\.png" \(bomb\.zip: zip entry cat\/0\.png inflates past its declared size of 1,000 bytes: inflating stopped there \(a zip bomb, or a damaged archive\)\)/,
+      );
+      // About 1 MiB inflated per lying entry, not 60 MB or 6 GiB.
+      expect(eager.produced()).toBeLessThan(4 * 2 * 2 ** 20);
+      expect(decoded).toBe(1);
+    } finally {
+      eager.restore();
+    }
   });
 
   it('counts an empty class folder of a .zip as a class (sorted, as torchvision does)', async () => {

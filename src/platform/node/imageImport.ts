@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createDataset, type Dataset } from '../../engine/data/dataset';
 import { LABELS_FILE, planImport } from '../../engine/data/importPlan';
 import { resizeToRgb } from '../../engine/data/resize';
-import { readZip } from '../../engine/io/zip';
+import { readZip, type ZipEntry } from '../../engine/io/zipReader';
 import { decodeImageRgb } from './imageFolder';
 import { READ_LIMITS, readRegularFile } from './safeFs';
 
@@ -64,7 +64,11 @@ export async function importImages(spec: string, fit: ImportFit): Promise<Datase
     } catch (e) {
       throw new Error(`${spec}: ${(e as Error).message}`);
     }
-    entries = zip.filter((e) => !e.isDirectory).map((e) => ({ name: e.name, size: e.size, read: () => e.read() }));
+    const read = (e: ZipEntry) =>
+      e.read().catch((err: Error) => {
+        throw new Error(`${spec}: ${err.message}`);
+      });
+    entries = zip.filter((e) => !e.isDirectory).map((e) => ({ name: e.name, size: e.size, read: () => read(e) }));
     dirs = zip.filter((e) => e.isDirectory).map((e) => e.name.replace(/\/+$/, ''));
   }
   const labels = entries.find((e) => LABELS_FILE.test(e.name));
