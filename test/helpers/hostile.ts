@@ -199,3 +199,50 @@ export function lyingZip(entries: Array<{ name: string; declared?: number; infla
   }
   return out;
 }
+
+/**
+ * A run-length-encoded 8-bit BMP (BI_RLE8) declaring `width` x `height` pixels: two palette colours and an
+ * end-of-bitmap code, under 100 bytes, that a browser would decode to width x height x 4 bytes.
+ */
+export function rleBmp(width: number, height: number): Uint8Array {
+  const palette = 2 * 4;
+  const data = Uint8Array.from([0, 1]); // end of bitmap: the rest stays colour 0
+  const offset = 14 + 40 + palette;
+  const b = new Uint8Array(offset + data.length);
+  const v = new DataView(b.buffer);
+  b.set(enc.encode('BM'), 0);
+  v.setUint32(2, b.length, true);
+  v.setUint32(10, offset, true);
+  v.setUint32(14, 40, true); // BITMAPINFOHEADER
+  v.setInt32(18, width, true);
+  v.setInt32(22, height, true);
+  v.setUint16(26, 1, true); // planes
+  v.setUint16(28, 8, true); // bits per pixel
+  v.setUint32(30, 1, true); // BI_RLE8
+  v.setUint32(34, data.length, true);
+  v.setUint32(46, 2, true); // colours used
+  v.setUint32(58, 0xffffff, true); // colour 1: white
+  b.set(data, offset);
+  return b;
+}
+
+/** A GIF whose logical screen is 1x1 but whose one frame is `width` x `height` (browsers grow the canvas to it). */
+export function overhangingGif(width: number, height: number): Uint8Array {
+  const b = [...enc.encode('GIF89a'), 1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 255, 255, 255]; // screen 1x1, 2-colour table
+  b.push(0x2c, 0, 0, 0, 0, width & 0xff, width >> 8, height & 0xff, height >> 8, 0); // image descriptor
+  b.push(2, 2, 0x4c, 0x01, 0, 0x3b); // LZW data (one pixel), end of blocks, trailer
+  return Uint8Array.from(b);
+}
+
+/** A lossless WebP (VP8L) header declaring `width` x `height` (each at most 16384), with no image data after it. */
+export function bigWebp(width: number, height: number): Uint8Array {
+  const b = new Uint8Array(30);
+  const v = new DataView(b.buffer);
+  b.set(enc.encode('RIFF'), 0);
+  v.setUint32(4, b.length - 8, true);
+  b.set(enc.encode('WEBPVP8L'), 8);
+  v.setUint32(16, 10, true);
+  b[20] = 0x2f; // VP8L signature
+  v.setUint32(21, (width - 1) | ((height - 1) << 14), true);
+  return b;
+}

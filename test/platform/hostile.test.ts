@@ -19,7 +19,7 @@ import { loadModel, readArtifacts, saveModel } from '../../src/platform/node/mod
 import { readNpz } from '../../src/platform/node/npz';
 import { checkOutFile, prepareOutDir, readRegularFile, removeCreated, StagedOutput } from '../../src/platform/node/safeFs';
 import { installEagerInflate } from '../helpers/eagerInflate';
-import { hugePng, inflatingZip, lyingZip, truncatedPng } from '../helpers/hostile';
+import { hugePng, inflatingZip, lyingZip, rleBmp, truncatedPng } from '../helpers/hostile';
 import { writePng } from '../helpers/images';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mcldef-hostile-'));
@@ -109,6 +109,13 @@ describe('reads take regular files only', () => {
     } finally {
       eager.restore();
     }
+  });
+
+  it('a 1 KB RLE BMP declaring 16000x16000 pixels, named .png, refused from its header', async () => {
+    const d = path.join(tmp, 'bmp');
+    fs.mkdirSync(path.join(d, 'cat'), { recursive: true });
+    fs.writeFileSync(path.join(d, 'cat', 'big.png'), rleBmp(16000, 16000));
+    await expect(importImages(d, { height: 8, width: 8 })).rejects.toThrow(/^image cat\/big\.png is 16000x16000 pixels; at most 16,777,216 pixels \(4096x4096\) are read/);
   });
 
   it('an empty shard as --data', async () => {

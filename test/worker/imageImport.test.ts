@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeZip } from '../../src/engine/io/zipWriter';
 import { importImageFiles, MAX_IMPORT_BYTES } from '../../src/worker/imageImport';
 import { installEagerInflate } from '../helpers/eagerInflate';
-import { hugePng, inflatingZip, lyingZip, truncatedPng } from '../helpers/hostile';
+import { hugePng, inflatingZip, lyingZip, rleBmp, truncatedPng } from '../helpers/hostile';
 import { pngBytes } from '../helpers/images';
 
 const ab = (b: Uint8Array) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
@@ -41,6 +41,19 @@ describe('importImageFiles on hostile uploads', () => {
       /none of the 1 image file\(s\) could be used: image cat\/big\.png is 16000x16000 pixels; at most 16,777,216 pixels \(4096x4096\)/,
     );
     expect(decoded).toBe(0);
+  });
+
+  it('refuses a 1 KB RLE BMP declaring 16000x16000 pixels, whatever its name, and a format whose header is not read, without decoding', async () => {
+    for (const name of ['cat/big.bmp', 'cat/big.png']) {
+      await expect(importImageFiles([{ name, bytes: ab(rleBmp(16000, 16000)) }], opts)).rejects.toThrow(
+        new RegExp(`none of the 1 image file\\(s\\) could be used: image ${name.replace(/[./]/g, '\\$&')} is 16000x16000 pixels; at most 16,777,216 pixels \\(4096x4096\\)`),
+      );
+    }
+    const ico = Uint8Array.from([0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 32, 0]);
+    const r = await importImageFiles([{ name: 'cat/ok.png', bytes: ab(pngBytes(8, 1)) }, { name: 'cat/icon.png', bytes: ab(ico) }], opts);
+    expect(r.failed).toEqual(['cat/icon.png']);
+    expect(r.plan.warnings.join('\n')).toMatch(/image cat\/icon\.png is not a PNG, JPEG, GIF, BMP or WebP image/);
+    expect(decoded).toBe(1);
   });
 
   it('leaves out a truncated PNG, saying why, and keeps the good images', async () => {
