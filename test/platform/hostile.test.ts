@@ -118,6 +118,16 @@ describe('reads take regular files only', () => {
     await expect(importImages(d, { height: 8, width: 8 })).rejects.toThrow(/^image cat\/big\.png is 16000x16000 pixels; at most 16,777,216 pixels \(4096x4096\) are read/);
   });
 
+  it('a labels.csv whose label is a formula with spaces, refused whole (not cut to its last word)', async () => {
+    const d = path.join(tmp, 'formula');
+    fs.mkdirSync(d, { recursive: true });
+    writePng(path.join(d, 'img.png'), 8, 1);
+    fs.writeFileSync(path.join(d, 'labels.csv'), "img.png,=cmd|' /C calc'!A0\n");
+    await expect(importImages(d, { height: 8, width: 8, numClasses: 10 })).rejects.toThrow(
+      /^labels file, line 1: the class "=cmd\|' \/C calc'!A0" is not a class name \(it looks like a spreadsheet formula\)/,
+    );
+  });
+
   it('an empty shard as --data', async () => {
     const f = path.join(tmp, 'empty.mcld');
     fs.writeFileSync(f, encodeShard(createDataset({ images: new Uint8Array(0), labels: new Int32Array(0), height: 8, width: 8, channels: 3, classNames: ['a'] })));

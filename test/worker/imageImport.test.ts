@@ -101,6 +101,18 @@ describe('importImageFiles on hostile uploads', () => {
     }
   });
 
+  it('reads labels.csv as CSV: a formula label is refused whole, names with spaces and commas are kept', async () => {
+    const CIFAR = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+    const labels = (text: string) => ({ name: 'labels.csv', bytes: ab(new TextEncoder().encode(text)) });
+    const img = { name: 'img.png', bytes: ab(pngBytes(8, 1)) };
+    await expect(importImageFiles([img, labels("img.png,=cmd|' /C calc'!A0\n")], { ...opts, modelClassNames: CIFAR })).rejects.toThrow(
+      /^labels file, line 1: the class "=cmd\|' \/C calc'!A0" is not a class name \(it looks like a spreadsheet formula\)/,
+    );
+    const r = await importImageFiles([{ ...img, name: 'my img.png' }, labels('"my img.png","hot dog, grilled"\n')], opts);
+    expect(r.plan.classNames).toEqual(['hot dog, grilled']);
+    expect(r.dataset.n).toBe(1);
+  });
+
   it('counts an empty class folder of a .zip as a class (sorted, as torchvision does)', async () => {
     const zip = writeZip([
       { name: 'airplane/0.png', data: pngBytes(8, 1) },
