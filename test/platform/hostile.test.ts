@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDataset } from '../../src/engine/data/dataset';
 import { encodeShard } from '../../src/engine/data/shard';
 import { buildWrn, WRN_16_1 } from '../../src/engine/model/wrn';
@@ -20,7 +20,8 @@ import { readNpz } from '../../src/platform/node/npz';
 import { checkOutFile, prepareOutDir, readRegularFile, removeCreated, StagedOutput } from '../../src/platform/node/safeFs';
 import { installEagerInflate } from '../helpers/eagerInflate';
 import { hugePng, inflatingZip, lyingZip, rleBmp, truncatedPng } from '../helpers/hostile';
-import { writePng } from '../helpers/images';
+import { pngBytes, writePng } from '../helpers/images';
+import { writeZip } from '../../src/engine/io/zipWriter';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mcldef-hostile-'));
 const fifo = path.join(tmp, 'fifo');
@@ -126,6 +127,19 @@ describe('reads take regular files only', () => {
     await expect(importImages(d, { height: 8, width: 8, numClasses: 10 })).rejects.toThrow(
       /^labels file, line 1: the class "=cmd\|' \/C calc'!A0" is not a class name \(it looks like a spreadsheet formula\)/,
     );
+  });
+
+  it('a .zip with ".." entries: said to be refused as unsafe paths, not skipped as hidden', async () => {
+    const f = path.join(tmp, 'slip.zip');
+    fs.writeFileSync(f, writeZip([{ name: 'cat/0.png', data: pngBytes(8, 1) }, { name: 'cat/../../../x.png', data: pngBytes(8, 2) }]));
+    const notes: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s) => notes.push(String(s)) > 0);
+    try {
+      expect((await importImages(f, { height: 8, width: 8 })).n).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(notes.join('')).toMatch(/slip\.zip: refused 1 file\(s\) with unsafe paths \("\.\." or absolute, as in a zip made to write outside its folder\), e\.g\. "cat\/\.\.\/\.\.\/\.\.\/x\.png"/);
   });
 
   it('an empty shard as --data', async () => {

@@ -113,6 +113,17 @@ describe('importImageFiles on hostile uploads', () => {
     expect(r.dataset.n).toBe(1);
   });
 
+  it('says zip entries with ".." were refused as unsafe paths, not skipped as hidden files', async () => {
+    const zip = writeZip([
+      { name: 'cat/0.png', data: pngBytes(8, 1) },
+      { name: '../../evil/1.png', data: pngBytes(8, 2) },
+    ]);
+    const r = await importImageFiles([{ name: 'data.zip', bytes: ab(zip) }], opts);
+    expect(r.dataset.n).toBe(1);
+    expect(r.plan.warnings.join('\n')).toMatch(/refused 1 file\(s\) with unsafe paths \("\.\." or absolute, as in a zip made to write outside its folder\), e\.g\. "\.\.\/\.\.\/evil\/1\.png"/);
+    expect(r.plan.warnings.join('\n')).not.toMatch(/hidden/);
+  });
+
   it('counts an empty class folder of a .zip as a class (sorted, as torchvision does)', async () => {
     const zip = writeZip([
       { name: 'airplane/0.png', data: pngBytes(8, 1) },

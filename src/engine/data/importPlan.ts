@@ -56,6 +56,10 @@ export interface ImportOptions {
 const parts = (p: string) => p.split(/[\\/]+/).filter((s) => s.length > 0);
 const base = (p: string) => parts(p).pop() ?? p;
 const hidden = (p: string) => parts(p).some((s) => s.startsWith('.') || s === '__MACOSX');
+/** A path that climbs out of its folder ("..") or starts at a root ("/x", "C:\\x"): what a zip made to write elsewhere holds. */
+const unsafe = (p: string) => /^([\\/]|[a-zA-Z]:)/.test(p) || parts(p).includes('..');
+/** The reason given for a path refused as unsafe. */
+export const UNSAFE_PATH = 'refused: an unsafe path (".." or absolute)';
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Separators a labels file may use between its two fields, outside quotes (the first one found decides). */
@@ -186,13 +190,14 @@ export function planImport(paths: readonly string[], opts: ImportOptions = {}): 
   const skipped: ImportPlan['skipped'] = [];
   const images: number[] = [];
   paths.forEach((p, i) => {
-    if (hidden(p)) skipped.push({ path: p, reason: 'hidden file' });
+    if (unsafe(p)) skipped.push({ path: p, reason: UNSAFE_PATH });
+    else if (hidden(p)) skipped.push({ path: p, reason: 'hidden file' });
     else if (LABELS_FILE.test(p)) return;
     else if (!IMAGE_FILE.test(p)) skipped.push({ path: p, reason: 'not an image (.png, .jpg, .gif, .bmp, .webp)' });
     else images.push(i);
   });
   if (images.length === 0) {
-    throw new Error(paths.length === 0 ? 'no files: pick a folder with one sub-folder of images per class, a .zip of such folders, or images with a labels file' : `no images among the ${paths.length} file(s) (expected .png, .jpg, .gif, .bmp or .webp files${skipped[0] ? `; e.g. "${skipped[0].path}" is not one` : ''})`);
+    throw new Error(paths.length === 0 ? 'no files: pick a folder with one sub-folder of images per class, a .zip of such folders, or images with a labels file' : `no images among the ${paths.length} file(s) (expected .png, .jpg, .gif, .bmp or .webp files${skipped[0] ? `; e.g. "${skipped[0].path}" ${skipped[0].reason === UNSAFE_PATH ? `was ${skipped[0].reason}` : 'is not one'}` : ''})`);
   }
   if (images.length > max) throw new Error(`${images.length.toLocaleString('en')} images: at most ${max.toLocaleString('en')} can be loaded at once (memory). The paper's defender has 2,500 (5% of CIFAR-10): a class-balanced sample of that size is enough.`);
 
@@ -236,6 +241,9 @@ export function planImport(paths: readonly string[], opts: ImportOptions = {}): 
     const hi = counts.indexOf(Math.max(...present));
     warnings.push(`unbalanced classes: ${counts[hi]} images of ${classNames[hi]} but ${counts[lo]} of ${classNames[lo]}; a class-balanced set works best`);
   }
-  if (skipped.length) warnings.push(`skipped ${skipped.length} file(s), e.g. "${skipped[0].path}" (${skipped[0].reason})`);
+  const refused = skipped.filter((x) => x.reason === UNSAFE_PATH);
+  const others = skipped.filter((x) => x.reason !== UNSAFE_PATH);
+  if (refused.length) warnings.push(`refused ${refused.length} file(s) with unsafe paths (".." or absolute, as in a zip made to write outside its folder), e.g. "${refused[0].path}"; they were not read`);
+  if (others.length) warnings.push(`skipped ${others.length} file(s), e.g. "${others[0].path}" (${others[0].reason})`);
   return { items, classNames, counts, skipped, warnings };
 }

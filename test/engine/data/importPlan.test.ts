@@ -56,6 +56,15 @@ describe('planImport', () => {
     expect(() => planImport(['a.png'], { labelsText: 'a.png,\n' })).toThrow(/got an empty field/);
   });
 
+  it('paths with ".." or a root are refused as unsafe, said apart from hidden files', () => {
+    const p = planImport(['cat/a.png', 'dog/b.png', '../../evil/x.png', 'cat/../../y.png', '/abs/cat/z.png', 'C:\\w\\cat\\v.png', 'cat/.hidden.png']);
+    expect(p.items.length).toBe(2);
+    expect(p.skipped.filter((x) => x.reason === 'refused: an unsafe path (".." or absolute)').map((x) => x.path)).toEqual(['../../evil/x.png', 'cat/../../y.png', '/abs/cat/z.png', 'C:\\w\\cat\\v.png']);
+    expect(p.warnings).toContain('refused 4 file(s) with unsafe paths (".." or absolute, as in a zip made to write outside its folder), e.g. "../../evil/x.png"; they were not read');
+    expect(p.warnings).toContain('skipped 1 file(s), e.g. "cat/.hidden.png" (hidden file)');
+    expect(() => planImport(['../x.png'])).toThrow(/no images among the 1 file\(s\) \(expected .*; e\.g\. "\.\.\/x\.png" was refused: an unsafe path/);
+  });
+
   it('labels that are not class names are refused with their line; formulas too; missing files are reported', () => {
     const files = ['a.png', 'b.png', 'c.png'];
     expect(() => planImport(files, { labelsText: 'file,label\na.png,cat\n\nb.png,dgo\n', modelClassNames: CIFAR })).toThrow(
