@@ -5,7 +5,7 @@
  * engine's own resizer (src/engine/data/resize.ts), so every browser gives the same pixels for the same bitmap.
  */
 import { createDataset, type Dataset } from '../engine/data/dataset';
-import { type ImportPlan, LABELS_FILE, planImport } from '../engine/data/importPlan';
+import { type ImportPlan, LABELS_FILE, planImport, unsafePath } from '../engine/data/importPlan';
 import { resizeToRgb } from '../engine/data/resize';
 import { checkImageHeader } from '../engine/io/imageHeader';
 import { looksLikeZip, readZip } from '../engine/io/zipReader';
@@ -109,7 +109,7 @@ export async function importImageFiles(files: InputFile[], opts: ImageImportOpti
   const total = files.reduce((s, f) => s + f.bytes.byteLength, 0);
   if (total > MAX_IMPORT_BYTES) throw new Error(`${(total / 2 ** 20).toFixed(0)} MB of files: at most ${MAX_IMPORT_BYTES / 2 ** 20} MB can be imported at once; pick a smaller sample`);
   const { entries, dirs } = expand(files);
-  const labelsEntry = entries.find((e) => LABELS_FILE.test(e.name));
+  const labelsEntry = entries.find((e) => LABELS_FILE.test(e.name) && !unsafePath(e.name));
   const labelsText = labelsEntry ? new TextDecoder().decode(await labelsEntry.read()) : undefined;
   const plan = planImport(
     entries.map((e) => e.name),

@@ -14,7 +14,8 @@
  * names is refused (a typo such as "dgo" would otherwise become a class of its own); else names that are all
  * integers are the ids; else the sorted names get 0..K-1 (torchvision's ImageFolder rule), counting every class
  * folder, the empty ones too, when the caller lists the folders (`dirs`). Labels that look like spreadsheet
- * formulas ("=cmd|...") are refused.
+ * formulas ("=cmd|...") are refused. Paths that climb out of their folder ("..") or start at a root are refused as
+ * unsafe and reported apart from the files merely skipped (hidden, not an image).
  */
 
 /** File name endings decoded as images. */
@@ -57,7 +58,7 @@ const parts = (p: string) => p.split(/[\\/]+/).filter((s) => s.length > 0);
 const base = (p: string) => parts(p).pop() ?? p;
 const hidden = (p: string) => parts(p).some((s) => s.startsWith('.') || s === '__MACOSX');
 /** A path that climbs out of its folder ("..") or starts at a root ("/x", "C:\\x"): what a zip made to write elsewhere holds. */
-const unsafe = (p: string) => /^([\\/]|[a-zA-Z]:)/.test(p) || parts(p).includes('..');
+export const unsafePath = (p: string): boolean => /^([\\/]|[a-zA-Z]:)/.test(p) || parts(p).includes('..');
 /** The reason given for a path refused as unsafe. */
 export const UNSAFE_PATH = 'refused: an unsafe path (".." or absolute)';
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -190,7 +191,7 @@ export function planImport(paths: readonly string[], opts: ImportOptions = {}): 
   const skipped: ImportPlan['skipped'] = [];
   const images: number[] = [];
   paths.forEach((p, i) => {
-    if (unsafe(p)) skipped.push({ path: p, reason: UNSAFE_PATH });
+    if (unsafePath(p)) skipped.push({ path: p, reason: UNSAFE_PATH });
     else if (hidden(p)) skipped.push({ path: p, reason: 'hidden file' });
     else if (LABELS_FILE.test(p)) return;
     else if (!IMAGE_FILE.test(p)) skipped.push({ path: p, reason: 'not an image (.png, .jpg, .gif, .bmp, .webp)' });

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createDataset, type Dataset } from '../../engine/data/dataset';
-import { LABELS_FILE, planImport } from '../../engine/data/importPlan';
+import { LABELS_FILE, planImport, unsafePath } from '../../engine/data/importPlan';
 import { resizeToRgb } from '../../engine/data/resize';
 import { readZip, type ZipEntry } from '../../engine/io/zipReader';
 import { decodeImageRgb } from './imageFolder';
@@ -71,7 +71,7 @@ export async function importImages(spec: string, fit: ImportFit): Promise<Datase
     entries = zip.filter((e) => !e.isDirectory).map((e) => ({ name: e.name, size: e.size, read: () => read(e) }));
     dirs = zip.filter((e) => e.isDirectory).map((e) => e.name.replace(/\/+$/, ''));
   }
-  const labels = entries.find((e) => LABELS_FILE.test(e.name));
+  const labels = entries.find((e) => LABELS_FILE.test(e.name) && !unsafePath(e.name));
   const plan = planImport(entries.map((e) => e.name), {
     labelsText: labels ? new TextDecoder().decode(await labels.read()) : undefined,
     modelClassNames: fit.classNames,
