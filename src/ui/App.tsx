@@ -15,6 +15,7 @@ import { ModelPicker } from './components/ModelPicker';
 import { PurifyView } from './components/PurifyView';
 import { ResultView } from './components/ResultView';
 import { StoryBar } from './components/StoryBar';
+import { UpdateNotice } from './components/UpdateNotice';
 import { useStore } from './store';
 
 export function App() {
@@ -28,6 +29,7 @@ export function App() {
         <p className="tagline">Remove a backdoor from an image classifier with 5% clean data, on your own GPU.</p>
         <BackendBadge />
       </header>
+      <UpdateNotice />
       <Errors />
       {busy && <p className="busy" role="status">{busy}…</p>}
       <main>

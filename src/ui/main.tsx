@@ -3,6 +3,7 @@ import { createRoot } from 'react-dom/client';
 import { App } from './App';
 import { ErrorBoundary } from './components/ErrorBoundary';
 import { boot } from './controller';
+import { startServiceWorker } from './serviceWorker';
 import { settingsFromQuery } from './settings';
 import { reportError, store } from './store';
 import './styles.css';
@@ -16,3 +17,4 @@ createRoot(document.getElementById('root')!).render(
   </ErrorBoundary>,
 );
 void boot();
+startServiceWorker();

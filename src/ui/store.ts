@@ -87,6 +87,8 @@ export interface AppState {
   zoo: Array<{ name: string; title: string }>;
   /** An image import in progress. */
   importProgress: { done: number; total: number } | null;
+  /** The offline copy (service worker): 'offline-ready' once this page opens without the network, 'new-version' when a deploy waits. */
+  offline: 'none' | 'offline-ready' | 'new-version';
 }
 
 const initial: AppState = {
@@ -110,6 +112,7 @@ const initial: AppState = {
   attacks: [],
   zoo: [],
   importProgress: null,
+  offline: 'none',
 };
 
 /** Keeps a live series bounded: past `max` points, every other one is dropped before appending. */

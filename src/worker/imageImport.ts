@@ -5,10 +5,10 @@
  * engine's own resizer (src/engine/data/resize.ts), so every browser gives the same pixels for the same bitmap.
  */
 import { createDataset, type Dataset } from '../engine/data/dataset';
-import { type ImportPlan, LABELS_FILE, planImport } from '../engine/data/importPlan';
+import { type ImportPlan, LABELS_FILE, planImport, unsafePath } from '../engine/data/importPlan';
 import { resizeToRgb } from '../engine/data/resize';
 import { checkImageHeader } from '../engine/io/imageHeader';
-import { looksLikeZip, readZip } from '../engine/io/zip';
+import { looksLikeZip, readZip } from '../engine/io/zipReader';
 
 /** Bytes of all files of one import at most (memory). */
 export const MAX_IMPORT_BYTES = 1024 * 2 ** 20;
@@ -68,7 +68,13 @@ function expand(files: InputFile[]): { entries: Entry[]; dirs: string[] } {
           continue;
         }
         unpacked += e.size;
-        out.push({ name: e.name, read: () => e.read() });
+        out.push({
+          name: e.name,
+          read: () =>
+            e.read().catch((err: Error) => {
+              throw new Error(`${f.name}: ${err.message}`);
+            }),
+        });
       }
       if (unpacked > MAX_IMPORT_BYTES) {
         throw new Error(`${f.name}: its files unpack to ${(unpacked / 2 ** 20).toFixed(0)} MB, more than the ${MAX_IMPORT_BYTES / 2 ** 20} MB one import may hold; pick a smaller sample`);
@@ -103,7 +109,7 @@ export async function importImageFiles(files: InputFile[], opts: ImageImportOpti
   const total = files.reduce((s, f) => s + f.bytes.byteLength, 0);
   if (total > MAX_IMPORT_BYTES) throw new Error(`${(total / 2 ** 20).toFixed(0)} MB of files: at most ${MAX_IMPORT_BYTES / 2 ** 20} MB can be imported at once; pick a smaller sample`);
   const { entries, dirs } = expand(files);
-  const labelsEntry = entries.find((e) => LABELS_FILE.test(e.name));
+  const labelsEntry = entries.find((e) => LABELS_FILE.test(e.name) && !unsafePath(e.name));
   const labelsText = labelsEntry ? new TextDecoder().decode(await labelsEntry.read()) : undefined;
   const plan = planImport(
     entries.map((e) => e.name),
@@ -124,9 +130,11 @@ export async function importImageFiles(files: InputFile[], opts: ImageImportOpti
     }
     const { index, label } = plan.items[k];
     try {
-      const bytes = await entries[index].read();
-      // Too many pixels, or a truncated file: refused from its header, before the browser decodes it.
+      let bytes: Uint8Array;
+      // A zip entry that inflates past its size, too many pixels, a truncated file or a format whose header is not
+      // checked: refused before the browser decodes it, and the first such reason is told.
       try {
+        bytes = await entries[index].read();
         checkImageHeader(bytes, entries[index].name);
       } catch (e) {
         refusal ||= (e as Error).message;

@@ -10,7 +10,8 @@ import { UsageError } from '../../src/cli/args';
 import { runConvert } from '../../src/cli/commands/convert';
 import { subset } from '../../src/engine/data/dataset';
 import { decodeShard } from '../../src/engine/data/shard';
-import { writeZip } from '../../src/engine/io/zip';
+import { readSafetensors, writeSafetensors } from '../../src/engine/io/safetensors';
+import { writeZip } from '../../src/engine/io/zipWriter';
 import { predict } from '../../src/engine/metrics';
 import { initNodeBackend } from '../../src/platform/node/backend';
 import { loadDataArg } from '../../src/platform/node/data';
@@ -48,6 +49,22 @@ describe('mcldef convert', () => {
     await expect(runConvert(['--model', pth])).rejects.toThrow(UsageError);
     await expect(runConvert(['--model', pth, '--out', path.join(tmp, 'x.pth'), '--mean', '1,2'])).rejects.toThrow(/--mean must be three numbers/);
     await expect(runConvert(['--model', path.join(repoRoot, 'README.md'), '--out', path.join(tmp, 'y.pth')])).rejects.toThrow(/unsupported model file/);
+  }, 120_000);
+});
+
+describe('mcldef convert --mean on a safetensors file whose metadata mean is a string', () => {
+  it('says the metadata was ignored and --mean applies', async () => {
+    const st = path.join(tmp, 'badmean.safetensors');
+    await runConvert(['--model', pth, '--out', st]);
+    const { tensors } = readSafetensors(fs.readFileSync(st));
+    fs.writeFileSync(st, writeSafetensors(tensors, { mean: 'abc' }));
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      await runConvert(['--model', st, '--mean', '0.5,0.5,0.5', '--out', path.join(tmp, 'fixed.pth')]);
+      expect(log.mock.calls.map((c) => String(c[0])).join('\n')).toMatch(/safetensors state_dict; its metadata "mean" is "abc", not a list of numbers such as \[0\.5, 0\.5, 0\.5\]: ignored, the mean given applies\)\) -> .*fixed\.pth/);
+    } finally {
+      log.mockRestore();
+    }
   }, 120_000);
 });
 

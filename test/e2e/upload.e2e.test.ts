@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { writeZip } from '../../src/engine/io/zip';
+import { writeZip } from '../../src/engine/io/zipWriter';
 import { repoRoot } from '../helpers/fixtures';
 import { openReadyPage, screenshot } from './browser';
 import { pngBytes } from '../helpers/images';

@@ -2,9 +2,11 @@
  * Hostile inputs, generated (no binary blobs in the repository): each function returns the bytes of one bad file
  * of the kinds a hostile-input campaign tried against the readers. Small on disk; some declare huge sizes.
  */
+import { constants as zconst, deflateRawSync } from 'node:zlib';
 import { PickleWriter } from '../../src/engine/io/pickleWriter';
 import { writeSafetensors } from '../../src/engine/io/safetensors';
-import { writeZip } from '../../src/engine/io/zip';
+import { crc32 } from '../../src/engine/io/zipReader';
+import { writeZip } from '../../src/engine/io/zipWriter';
 import { pngBytes } from './images';
 
 const enc = new TextEncoder();
@@ -126,4 +128,121 @@ export function inflatingZip(n: number, declared: number): Uint8Array {
   const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
   for (let p = 0; p + 4 <= zip.length; p++) if (view.getUint32(p, true) === 0x02014b50) view.setUint32(p + 24, declared, true); // uncompressed size
   return zip;
+}
+
+/**
+ * Raw deflate data that inflates to `bytes` zeros (any size: a 1 MiB block, flushed to a byte boundary, repeated),
+ * about 1 KB per MiB.
+ */
+export function deflatedZeros(bytes: number): Uint8Array {
+  const MiB = 2 ** 20;
+  const block = deflateRawSync(new Uint8Array(MiB), { flush: zconst.Z_SYNC_FLUSH, finishFlush: zconst.Z_SYNC_FLUSH });
+  const tail = deflateRawSync(new Uint8Array(bytes % MiB)); // ends with the final block
+  const whole = Math.floor(bytes / MiB);
+  const out = new Uint8Array(whole * block.length + tail.length);
+  for (let i = 0; i < whole; i++) out.set(block, i * block.length);
+  out.set(tail, whole * block.length);
+  return out;
+}
+
+/**
+ * A zip of deflated entries whose headers (central directory and local) declare `declared` bytes while the data
+ * inflates to `inflates` bytes of zeros, and the CRC is that of the declared size's zeros: a zip bomb that lies.
+ * Entries without `inflates` hold `data` deflated, honestly declared.
+ */
+export function lyingZip(entries: Array<{ name: string; declared?: number; inflates?: number; data?: Uint8Array }>): Uint8Array {
+  const parts: Uint8Array[] = [];
+  const central: Uint8Array[] = [];
+  let offset = 0;
+  const header = (sig: number, size: number, csize: number, crc: number, name: Uint8Array, local: number | undefined): Uint8Array => {
+    const n = local === undefined ? 30 : 46;
+    const b = new Uint8Array(n + name.length);
+    const v = new DataView(b.buffer);
+    v.setUint32(0, sig, true);
+    const at = local === undefined ? 4 : 6; // version needed .. name length, shared layout from here
+    if (local !== undefined) v.setUint16(4, 20, true);
+    v.setUint16(at, 20, true);
+    v.setUint16(at + 4, 8, true); // deflate
+    v.setUint32(at + 10, crc, true);
+    v.setUint32(at + 14, csize, true);
+    v.setUint32(at + 18, size, true);
+    v.setUint16(at + 22, name.length, true);
+    if (local !== undefined) v.setUint32(42, local, true);
+    b.set(name, n);
+    return b;
+  };
+  for (const e of entries) {
+    const name = enc.encode(e.name);
+    const plain = e.data ?? new Uint8Array(e.declared ?? 0);
+    const stored = e.inflates !== undefined ? deflatedZeros(e.inflates) : deflateRawSync(plain);
+    const size = e.declared ?? plain.length;
+    const crc = crc32(e.inflates !== undefined ? new Uint8Array(size) : plain);
+    central.push(header(0x02014b50, size, stored.length, crc, name, offset));
+    const local = header(0x04034b50, size, stored.length, crc, name, undefined);
+    parts.push(local, stored);
+    offset += local.length + stored.length;
+  }
+  const cdSize = central.reduce((a, c) => a + c.length, 0);
+  const end = new Uint8Array(22);
+  const v = new DataView(end.buffer);
+  v.setUint32(0, 0x06054b50, true);
+  v.setUint16(8, entries.length, true);
+  v.setUint16(10, entries.length, true);
+  v.setUint32(12, cdSize, true);
+  v.setUint32(16, offset, true);
+  const all = [...parts, ...central, end];
+  const out = new Uint8Array(all.reduce((a, p) => a + p.length, 0));
+  let p = 0;
+  for (const part of all) {
+    out.set(part, p);
+    p += part.length;
+  }
+  return out;
+}
+
+/**
+ * A run-length-encoded 8-bit BMP (BI_RLE8) declaring `width` x `height` pixels: two palette colours and an
+ * end-of-bitmap code, under 100 bytes, that a browser would decode to width x height x 4 bytes.
+ */
+export function rleBmp(width: number, height: number): Uint8Array {
+  const palette = 2 * 4;
+  const data = Uint8Array.from([0, 1]); // end of bitmap: the rest stays colour 0
+  const offset = 14 + 40 + palette;
+  const b = new Uint8Array(offset + data.length);
+  const v = new DataView(b.buffer);
+  b.set(enc.encode('BM'), 0);
+  v.setUint32(2, b.length, true);
+  v.setUint32(10, offset, true);
+  v.setUint32(14, 40, true); // BITMAPINFOHEADER
+  v.setInt32(18, width, true);
+  v.setInt32(22, height, true);
+  v.setUint16(26, 1, true); // planes
+  v.setUint16(28, 8, true); // bits per pixel
+  v.setUint32(30, 1, true); // BI_RLE8
+  v.setUint32(34, data.length, true);
+  v.setUint32(46, 2, true); // colours used
+  v.setUint32(58, 0xffffff, true); // colour 1: white
+  b.set(data, offset);
+  return b;
+}
+
+/** A GIF whose logical screen is 1x1 but whose one frame is `width` x `height` (browsers grow the canvas to it). */
+export function overhangingGif(width: number, height: number): Uint8Array {
+  const b = [...enc.encode('GIF89a'), 1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 255, 255, 255]; // screen 1x1, 2-colour table
+  b.push(0x2c, 0, 0, 0, 0, width & 0xff, width >> 8, height & 0xff, height >> 8, 0); // image descriptor
+  b.push(2, 2, 0x4c, 0x01, 0, 0x3b); // LZW data (one pixel), end of blocks, trailer
+  return Uint8Array.from(b);
+}
+
+/** A lossless WebP (VP8L) header declaring `width` x `height` (each at most 16384), with no image data after it. */
+export function bigWebp(width: number, height: number): Uint8Array {
+  const b = new Uint8Array(30);
+  const v = new DataView(b.buffer);
+  b.set(enc.encode('RIFF'), 0);
+  v.setUint32(4, b.length - 8, true);
+  b.set(enc.encode('WEBPVP8L'), 8);
+  v.setUint32(16, 10, true);
+  b[20] = 0x2f; // VP8L signature
+  v.setUint32(21, (width - 1) | ((height - 1) << 14), true);
+  return b;
 }

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDataset } from '../../src/engine/data/dataset';
 import { encodeShard } from '../../src/engine/data/shard';
 import { buildWrn, WRN_16_1 } from '../../src/engine/model/wrn';
@@ -18,8 +18,10 @@ import { importImages } from '../../src/platform/node/imageImport';
 import { loadModel, readArtifacts, saveModel } from '../../src/platform/node/modelFiles';
 import { readNpz } from '../../src/platform/node/npz';
 import { checkOutFile, prepareOutDir, readRegularFile, removeCreated, StagedOutput } from '../../src/platform/node/safeFs';
-import { hugePng, inflatingZip, truncatedPng } from '../helpers/hostile';
-import { writePng } from '../helpers/images';
+import { installEagerInflate } from '../helpers/eagerInflate';
+import { hugePng, inflatingZip, lyingZip, rleBmp, truncatedPng } from '../helpers/hostile';
+import { pngBytes, writePng } from '../helpers/images';
+import { writeZip } from '../../src/engine/io/zipWriter';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mcldef-hostile-'));
 const fifo = path.join(tmp, 'fifo');
@@ -91,6 +93,53 @@ describe('reads take regular files only', () => {
     const f = path.join(tmp, 'inflating.zip');
     fs.writeFileSync(f, inflatingZip(40, 60 * 2 ** 20));
     await expect(importImages(f, { height: 8, width: 8 })).rejects.toThrow(/inflating\.zip: its images unpack to 2\.3 GiB, more than the 2 GiB one import may hold$/);
+  });
+
+  it('a .zip entry that inflates past its declared size, stopped there whatever it inflates to (Chromium-like inflater)', async () => {
+    const eager = installEagerInflate();
+    try {
+      for (const inflates of [60 * 2 ** 20, 6 * 2 ** 30]) {
+        const f = path.join(tmp, 'lying.zip');
+        fs.writeFileSync(f, lyingZip([{ name: 'cat/0.png', declared: 1000, inflates }]));
+        const before = eager.produced();
+        await expect(importImages(f, { height: 8, width: 8 })).rejects.toThrow(
+          /lying\.zip: zip entry cat\/0\.png inflates past its declared size of 1,000 bytes: inflating stopped there \(a zip bomb, or a damaged archive\)$/,
+        );
+        expect(eager.produced() - before).toBeLessThan(2 * 2 ** 20);
+      }
+    } finally {
+      eager.restore();
+    }
+  });
+
+  it('a 1 KB RLE BMP declaring 16000x16000 pixels, named .png, refused from its header', async () => {
+    const d = path.join(tmp, 'bmp');
+    fs.mkdirSync(path.join(d, 'cat'), { recursive: true });
+    fs.writeFileSync(path.join(d, 'cat', 'big.png'), rleBmp(16000, 16000));
+    await expect(importImages(d, { height: 8, width: 8 })).rejects.toThrow(/^image cat\/big\.png is 16000x16000 pixels; at most 16,777,216 pixels \(4096x4096\) are read/);
+  });
+
+  it('a labels.csv whose label is a formula with spaces, refused whole (not cut to its last word)', async () => {
+    const d = path.join(tmp, 'formula');
+    fs.mkdirSync(d, { recursive: true });
+    writePng(path.join(d, 'img.png'), 8, 1);
+    fs.writeFileSync(path.join(d, 'labels.csv'), "img.png,=cmd|' /C calc'!A0\n");
+    await expect(importImages(d, { height: 8, width: 8, numClasses: 10 })).rejects.toThrow(
+      /^labels file, line 1: the class "=cmd\|' \/C calc'!A0" is not a class name \(it looks like a spreadsheet formula\)/,
+    );
+  });
+
+  it('a .zip with ".." entries: said to be refused as unsafe paths, not skipped as hidden', async () => {
+    const f = path.join(tmp, 'slip.zip');
+    fs.writeFileSync(f, writeZip([{ name: 'cat/0.png', data: pngBytes(8, 1) }, { name: 'cat/../../../x.png', data: pngBytes(8, 2) }]));
+    const notes: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s) => notes.push(String(s)) > 0);
+    try {
+      expect((await importImages(f, { height: 8, width: 8 })).n).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(notes.join('')).toMatch(/slip\.zip: refused 1 file\(s\) with unsafe paths \("\.\." or absolute, as in a zip made to write outside its folder\), e\.g\. "cat\/\.\.\/\.\.\/\.\.\/x\.png"/);
   });
 
   it('an empty shard as --data', async () => {

@@ -107,7 +107,7 @@ describe('loadImageFolder', () => {
   it('names a file that does not decode', async () => {
     writePng(dir('broken', 'a', '1.png'), 2, 2, [1, 2, 3]);
     fs.writeFileSync(dir('broken', 'a', '2.jpg'), 'this is not a jpeg');
-    await expect(loadImageFolder(dir('broken'))).rejects.toThrow(/Cannot decode image a.2\.jpg/);
+    await expect(loadImageFolder(dir('broken'))).rejects.toThrow(/image a.2\.jpg is not a PNG, JPEG, GIF, BMP or WebP image/);
   });
 });
 

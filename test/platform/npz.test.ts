@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { crc32 } from '../../src/engine/io/zip';
+import { crc32 } from '../../src/engine/io/zipReader';
 import { loadTrojanPatch, parseNpy, parseNpz, readNpz } from '../../src/platform/node/npz';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

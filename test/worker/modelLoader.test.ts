@@ -35,6 +35,18 @@ async function agreement(model: tf.LayersModel): Promise<number> {
 }
 
 describe('loadModelFromFiles', () => {
+  it('says when a safetensors file\'s metadata mean is not a list of numbers and the form\'s mean applies instead', async () => {
+    const up = await loadModelFromFiles([file(fx('test/e2e/fixtures', 'wrn-16-1-badnets.pth'))]);
+    const st = writeSafetensors(await stateDictFromModel(up.model), { mean: '"abc"', std: '[0.2, 0.2, 0.2]' });
+    up.model.dispose();
+    const again = await loadModelFromFiles([{ name: 'm.safetensors', bytes: st.slice().buffer as ArrayBuffer }], { mean: [0.5, 0.5, 0.5] });
+    expect(again.description).toMatch(/\(safetensors state_dict; its metadata "mean" is "\\"abc\\"", not a list of numbers such as \[0\.5, 0\.5, 0\.5\]: ignored, the mean given applies\)$/);
+    again.model.dispose();
+    // Without a mean of the form's, the file's bad mean is refused, as before.
+    await expect(loadModelFromFiles([{ name: 'm.safetensors', bytes: st.slice().buffer as ArrayBuffer }])).rejects.toThrow(/^m\.safetensors: its metadata "mean" is "\\"abc\\"", expected a list of numbers/);
+  });
+
+
   it('a PyTorch .pth (zip and legacy) predicts as PyTorch did; export and re-import keeps every prediction', async () => {
     const before = tf.memory().numTensors;
     for (const name of ['wrn-16-1-badnets.pth', 'wrn-16-1-badnets-legacy.pth']) {

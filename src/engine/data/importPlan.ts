@@ -6,14 +6,16 @@
  * Two layouts:
  * - `<class>/<image>` (any folders above the class folder are ignored, as in a picked directory or a zip with a
  *   top folder): the class is the image's parent folder.
- * - a flat set plus a labels file (`labels.csv` / `labels.txt`): one `<file name>,<label>` (or whitespace-separated)
- *   line per image; a label is a class name or a class index; an optional header line is skipped.
+ * - a flat set plus a labels file (`labels.csv` / `labels.txt`): one `<file name>,<label>` line per image, read as
+ *   CSV (double quotes around a field with commas; a `;` or tab separator, or whitespace when a line has none of
+ *   them, also works); a label is a class name or a class index; an optional header line is skipped.
  * Class ids: when every class name is one of the model's class names (or a class index), the model's ids are used
  * (so a folder "dog" is class 5 of CIFAR-10 whatever other folders exist); a mix of the model's names and other
  * names is refused (a typo such as "dgo" would otherwise become a class of its own); else names that are all
  * integers are the ids; else the sorted names get 0..K-1 (torchvision's ImageFolder rule), counting every class
  * folder, the empty ones too, when the caller lists the folders (`dirs`). Labels that look like spreadsheet
- * formulas ("=cmd|...") are refused.
+ * formulas ("=cmd|...") are refused. Paths that climb out of their folder ("..") or start at a root are refused as
+ * unsafe and reported apart from the files merely skipped (hidden, not an image).
  */
 
 /** File name endings decoded as images. */
@@ -55,18 +57,78 @@ export interface ImportOptions {
 const parts = (p: string) => p.split(/[\\/]+/).filter((s) => s.length > 0);
 const base = (p: string) => parts(p).pop() ?? p;
 const hidden = (p: string) => parts(p).some((s) => s.startsWith('.') || s === '__MACOSX');
+/** A path that climbs out of its folder ("..") or starts at a root ("/x", "C:\\x"): what a zip made to write elsewhere holds. */
+export const unsafePath = (p: string): boolean => /^([\\/]|[a-zA-Z]:)/.test(p) || parts(p).includes('..');
+/** The reason given for a path refused as unsafe. */
+export const UNSAFE_PATH = 'refused: an unsafe path (".." or absolute)';
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Parses a labels file into file base name -> label text and its line number (from 1). */
+/** Separators a labels file may use between its two fields, outside quotes (the first one found decides). */
+const SEPARATORS = [',', ';', '\t'];
+
+/**
+ * Splits one line of a labels file into trimmed fields, as CSV: `sep` between fields, a field in double quotes may
+ * hold the separator and spaces, `""` inside quotes is one quote. Without a separator (`sep` undefined: a
+ * "<file> <label>" labels.txt) the line is split on whitespace.
+ * @throws Error naming the line when a quote is not closed
+ */
+function splitFields(line: string, sep: string | undefined, lineNo: number): string[] {
+  if (sep === undefined) return line.split(/\s+/).filter((c) => c !== '');
+  const fields: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"' && field.trim() === '') {
+      quoted = true;
+      field = '';
+    } else if (c === sep) {
+      fields.push(field.trim());
+      field = '';
+    } else field += c;
+  }
+  if (quoted) throw new Error(`labels file, line ${lineNo}: a quoted field is not closed (expected "<file name>,<label>", a field with commas or quotes in double quotes)`);
+  fields.push(field.trim());
+  while (fields.length > 2 && fields[fields.length - 1] === '') fields.pop(); // trailing separators a spreadsheet adds
+  return fields;
+}
+
+/** The separator of the first data line (outside quotes), or undefined when it has none. */
+function separatorOf(line: string): string | undefined {
+  let quoted = false;
+  for (const c of line) {
+    if (c === '"') quoted = !quoted;
+    else if (!quoted && SEPARATORS.includes(c)) return c;
+  }
+  return undefined;
+}
+
+/**
+ * Parses a labels file into file base name -> label text and its line number (from 1). Each line holds exactly two
+ * fields, the file name and the whole label, read as CSV (so a label is never a piece of a longer field).
+ */
 function parseLabels(text: string): Map<string, { label: string; line: number }> {
   const out = new Map<string, { label: string; line: number }>();
   let first = true;
+  let sep: string | undefined;
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
     if (!line || line.startsWith('#')) return;
-    const cells = line.split(/\s*[,;\t]\s*|\s+/).filter((c) => c !== '');
-    if (cells.length < 2) throw new Error(`labels file, line ${i + 1}: expected "<file name>,<label>", got "${line.slice(0, 60)}"`);
-    const [file, label] = [cells[0], cells[cells.length - 1]];
+    if (first) sep = separatorOf(line);
+    const cells = splitFields(line, sep, i + 1);
+    const shown = `"${line.slice(0, 60)}"`;
+    if (cells.length !== 2 || cells[0] === '' || cells[1] === '') {
+      const sepName = sep === undefined ? 'a space' : sep === '\t' ? 'a tab' : `"${sep}"`;
+      const got = cells.length === 2 ? 'an empty field' : `${cells.length} field(s)`;
+      throw new Error(`labels file, line ${i + 1}: expected "<file name>,<label>" (two fields separated by ${sepName}; double quotes around a field that holds one), got ${got} in ${shown}`);
+    }
+    const [file, label] = cells;
     const header = first && !IMAGE_FILE.test(file); // a header such as "filename,label"
     first = false;
     if (!header) out.set(base(file), { label, line: i + 1 });
@@ -83,7 +145,7 @@ function assignIds(names: string[], opts: ImportOptions, origin: Origin): { ids:
   const model = opts.modelClassNames;
   const k = opts.numClasses ?? model?.length;
   const isInt = (n: string) => /^\d+$/.test(n);
-  const formula = names.find((n) => /^[=+@]/.test(n) || /[\x00-\x1f\x7f]/.test(n));
+  const formula = names.find((n) => /^[=+@-]/.test(n) || /[\x00-\x1f\x7f]/.test(n));
   if (formula !== undefined) throw new Error(`${origin(formula)}: the class "${formula.slice(0, 40)}" is not a class name (it looks like a spreadsheet formula); use the model's class names or indices`);
   if (model && names.every((n) => model.includes(n) || isInt(n))) {
     const id = (n: string) => (model.includes(n) ? model.indexOf(n) : Number(n));
@@ -129,13 +191,14 @@ export function planImport(paths: readonly string[], opts: ImportOptions = {}): 
   const skipped: ImportPlan['skipped'] = [];
   const images: number[] = [];
   paths.forEach((p, i) => {
-    if (hidden(p)) skipped.push({ path: p, reason: 'hidden file' });
+    if (unsafePath(p)) skipped.push({ path: p, reason: UNSAFE_PATH });
+    else if (hidden(p)) skipped.push({ path: p, reason: 'hidden file' });
     else if (LABELS_FILE.test(p)) return;
     else if (!IMAGE_FILE.test(p)) skipped.push({ path: p, reason: 'not an image (.png, .jpg, .gif, .bmp, .webp)' });
     else images.push(i);
   });
   if (images.length === 0) {
-    throw new Error(paths.length === 0 ? 'no files: pick a folder with one sub-folder of images per class, a .zip of such folders, or images with a labels file' : `no images among the ${paths.length} file(s) (expected .png, .jpg, .gif, .bmp or .webp files${skipped[0] ? `; e.g. "${skipped[0].path}" is not one` : ''})`);
+    throw new Error(paths.length === 0 ? 'no files: pick a folder with one sub-folder of images per class, a .zip of such folders, or images with a labels file' : `no images among the ${paths.length} file(s) (expected .png, .jpg, .gif, .bmp or .webp files${skipped[0] ? `; e.g. "${skipped[0].path}" ${skipped[0].reason === UNSAFE_PATH ? `was ${skipped[0].reason}` : 'is not one'}` : ''})`);
   }
   if (images.length > max) throw new Error(`${images.length.toLocaleString('en')} images: at most ${max.toLocaleString('en')} can be loaded at once (memory). The paper's defender has 2,500 (5% of CIFAR-10): a class-balanced sample of that size is enough.`);
 
@@ -179,6 +242,9 @@ export function planImport(paths: readonly string[], opts: ImportOptions = {}): 
     const hi = counts.indexOf(Math.max(...present));
     warnings.push(`unbalanced classes: ${counts[hi]} images of ${classNames[hi]} but ${counts[lo]} of ${classNames[lo]}; a class-balanced set works best`);
   }
-  if (skipped.length) warnings.push(`skipped ${skipped.length} file(s), e.g. "${skipped[0].path}" (${skipped[0].reason})`);
+  const refused = skipped.filter((x) => x.reason === UNSAFE_PATH);
+  const others = skipped.filter((x) => x.reason !== UNSAFE_PATH);
+  if (refused.length) warnings.push(`refused ${refused.length} file(s) with unsafe paths (".." or absolute, as in a zip made to write outside its folder), e.g. "${refused[0].path}"; they were not read`);
+  if (others.length) warnings.push(`skipped ${others.length} file(s), e.g. "${others[0].path}" (${others[0].reason})`);
   return { items, classNames, counts, skipped, warnings };
 }

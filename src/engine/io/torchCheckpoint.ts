@@ -19,7 +19,7 @@ import type { StateDict } from '../model/torchWeights';
 import { PickleRefusedError, PyGlobal, describe, unpickle, type AllowList, type AllowedGlobal } from './pickle';
 import { NUMPY_GLOBALS, NumpyArray, NumpyDtype, NumpyScalar } from './pickleNumpy';
 import { checkSizes, gather, StorageRef, STORAGES, TensorRef } from './torchTensors';
-import { looksLikeZip, readZip, type ZipEntry } from './zip';
+import { looksLikeZip, readZip, type ZipEntry } from './zipReader';
 
 export { MAX_BROADCAST_ELEMENTS, MAX_TENSOR_ELEMENTS, MAX_TOTAL_ELEMENTS } from './torchTensors';
 export { writeTorchCheckpoint } from './torchCheckpointWriter';

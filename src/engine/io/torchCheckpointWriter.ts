@@ -4,7 +4,7 @@
 import type { StateDict } from '../model/torchWeights';
 import { PickleWriter } from './pickleWriter';
 import type { NamedTensor } from './safetensors';
-import { writeZip } from './zip';
+import { writeZip } from './zipWriter';
 
 /** Row-major (contiguous) strides of a shape. */
 export const contiguousStrides = (shape: number[]): number[] => {

@@ -65,7 +65,9 @@ export async function modelFromFiles(files: Array<{ name: string; bytes: ArrayBu
   }
   if (st.length === 1) {
     const { tensors, metadata } = readSafetensors(byName.get(st[0])!);
-    const meta = (k: 'mean' | 'std'): number[] | undefined => {
+    const ignored: string[] = [];
+    /** The file's mean or std; a malformed one is refused, or, when the caller gave its own, ignored and said so. */
+    const meta = (k: 'mean' | 'std', given: number[] | undefined): number[] | undefined => {
       if (metadata[k] === undefined) return undefined;
       let v: unknown;
       try {
@@ -74,12 +76,21 @@ export async function modelFromFiles(files: Array<{ name: string; bytes: ArrayBu
         v = metadata[k];
       }
       if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && (k === 'mean' || x > 0))) {
-        throw new Error(`${st[0]}: its metadata "${k}" is ${JSON.stringify(metadata[k]).slice(0, 40)}, expected a list of ${k === 'std' ? 'positive ' : ''}numbers such as [0.5, 0.5, 0.5]`);
+        const shown = JSON.stringify(metadata[k]).slice(0, 40);
+        const expected = `a list of ${k === 'std' ? 'positive ' : ''}numbers such as [0.5, 0.5, 0.5]`;
+        if (given) {
+          ignored.push(`its metadata "${k}" is ${shown}, not ${expected}: ignored, the ${k} given applies`);
+          return undefined;
+        }
+        throw new Error(`${st[0]}: its metadata "${k}" is ${shown}, expected ${expected}`);
       }
       return v as number[];
     };
     // Normalization recorded in the file (the zoo writes it) wins over the defaults, not over the caller's.
-    return stateDictModel(tensors, { mean: opts.mean ?? meta('mean'), std: opts.std ?? meta('std') }, 'safetensors state_dict');
+    const mean = meta('mean', opts.mean);
+    const std = meta('std', opts.std);
+    const source = ['safetensors state_dict', ...ignored].join('; ');
+    return stateDictModel(tensors, { mean: opts.mean ?? mean, std: opts.std ?? std }, source);
   }
   const names = [...byName.keys()];
   if (names.some((n) => n.endsWith('.bin'))) throw new Error(`weight shards (${names.join(', ')}) without their model.json: pick model.json together with its .bin files`);

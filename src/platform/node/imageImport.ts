@@ -6,9 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createDataset, type Dataset } from '../../engine/data/dataset';
-import { LABELS_FILE, planImport } from '../../engine/data/importPlan';
+import { LABELS_FILE, planImport, unsafePath } from '../../engine/data/importPlan';
 import { resizeToRgb } from '../../engine/data/resize';
-import { readZip } from '../../engine/io/zip';
+import { readZip, type ZipEntry } from '../../engine/io/zipReader';
 import { decodeImageRgb } from './imageFolder';
 import { READ_LIMITS, readRegularFile } from './safeFs';
 
@@ -64,10 +64,14 @@ export async function importImages(spec: string, fit: ImportFit): Promise<Datase
     } catch (e) {
       throw new Error(`${spec}: ${(e as Error).message}`);
     }
-    entries = zip.filter((e) => !e.isDirectory).map((e) => ({ name: e.name, size: e.size, read: () => e.read() }));
+    const read = (e: ZipEntry) =>
+      e.read().catch((err: Error) => {
+        throw new Error(`${spec}: ${err.message}`);
+      });
+    entries = zip.filter((e) => !e.isDirectory).map((e) => ({ name: e.name, size: e.size, read: () => read(e) }));
     dirs = zip.filter((e) => e.isDirectory).map((e) => e.name.replace(/\/+$/, ''));
   }
-  const labels = entries.find((e) => LABELS_FILE.test(e.name));
+  const labels = entries.find((e) => LABELS_FILE.test(e.name) && !unsafePath(e.name));
   const plan = planImport(entries.map((e) => e.name), {
     labelsText: labels ? new TextDecoder().decode(await labels.read()) : undefined,
     modelClassNames: fit.classNames,

@@ -1,10 +1,10 @@
 /**
  * Node reader for NumPy .npy / .npz files (the shared Trojan trigger ships as an .npz).
  *
- * An .npz is a zip archive of .npy files (read with src/engine/io/zip.ts). The .npy parser supports format
+ * An .npz is a zip archive of .npy files (read with src/engine/io/zipReader.ts). The .npy parser supports format
  * versions 1-3, C order, little-endian or byte-order-free numeric dtypes.
  */
-import { readZip } from '../../engine/io/zip';
+import { readZip } from '../../engine/io/zipReader';
 import { READ_LIMITS, readRegularFile } from './safeFs';
 
 /** The typed arrays an .npy can decode to. */

@@ -43,6 +43,28 @@ describe('planImport', () => {
     expect(planImport(['set/dog/1.png'], { numClasses: 3 }).items[0].label).toBe(0);
   });
 
+  it('a labels file is read as CSV: spaces and quoted commas inside names, ";" or tab separators, trailing separators', () => {
+    const files = ['img 1.png', 'b,2.png', 'c.png'];
+    const p = planImport(files, { labelsText: 'file,label\nimg 1.png,hot dog\n"b,2.png","cat, striped"\n c.png , "say ""hi"""\n' });
+    expect(p.classNames).toEqual(['cat, striped', 'hot dog', 'say "hi"']);
+    expect(p.items.map((it) => [files[it.index], it.label])).toEqual([['b,2.png', 0], ['img 1.png', 1], ['c.png', 2]]);
+    expect(planImport(['a.png', 'b.png'], { labelsText: 'a.png;my cat\nb.png;dog;\n' }).classNames).toEqual(['dog', 'my cat']);
+    expect(planImport(['a.png', 'b.png'], { labelsText: 'a.png\t1\nb.png\t0\n' }).counts).toEqual([1, 1]);
+    expect(planImport(['a.png', 'b.png'], { labelsText: 'a.png 1\nb.png 0\n' }).counts).toEqual([1, 1]);
+    expect(() => planImport(['a.png'], { labelsText: 'a.png,"cat\n' })).toThrow(/^labels file, line 1: a quoted field is not closed/);
+    expect(() => planImport(['a.png'], { labelsText: 'a.png,cat,dog\n' })).toThrow(/^labels file, line 1: expected "<file name>,<label>" .*got 3 field\(s\) in "a\.png,cat,dog"/);
+    expect(() => planImport(['a.png'], { labelsText: 'a.png,\n' })).toThrow(/got an empty field/);
+  });
+
+  it('paths with ".." or a root are refused as unsafe, said apart from hidden files', () => {
+    const p = planImport(['cat/a.png', 'dog/b.png', '../../evil/x.png', 'cat/../../y.png', '/abs/cat/z.png', 'C:\\w\\cat\\v.png', 'cat/.hidden.png']);
+    expect(p.items.length).toBe(2);
+    expect(p.skipped.filter((x) => x.reason === 'refused: an unsafe path (".." or absolute)').map((x) => x.path)).toEqual(['../../evil/x.png', 'cat/../../y.png', '/abs/cat/z.png', 'C:\\w\\cat\\v.png']);
+    expect(p.warnings).toContain('refused 4 file(s) with unsafe paths (".." or absolute, as in a zip made to write outside its folder), e.g. "../../evil/x.png"; they were not read');
+    expect(p.warnings).toContain('skipped 1 file(s), e.g. "cat/.hidden.png" (hidden file)');
+    expect(() => planImport(['../x.png'])).toThrow(/no images among the 1 file\(s\) \(expected .*; e\.g\. "\.\.\/x\.png" was refused: an unsafe path/);
+  });
+
   it('labels that are not class names are refused with their line; formulas too; missing files are reported', () => {
     const files = ['a.png', 'b.png', 'c.png'];
     expect(() => planImport(files, { labelsText: 'file,label\na.png,cat\n\nb.png,dgo\n', modelClassNames: CIFAR })).toThrow(
@@ -52,6 +74,14 @@ describe('planImport', () => {
       /^labels file, line 2: the class "=cmd\|'\/Ccalc'!A0" is not a class name \(it looks like a spreadsheet formula\)/,
     );
     expect(() => planImport(files, { labelsText: 'a.png,@SUM(1)\n' })).toThrow(/line 1: the class "@SUM\(1\)" is not a class name/);
+    // The whole label is checked: a formula with spaces is not cut down to its last word ("calc'!A0").
+    expect(() => planImport(files, { labelsText: "a.png,cat\nb.png,=cmd|' /C calc'!A0\n", modelClassNames: CIFAR })).toThrow(
+      /^labels file, line 2: the class "=cmd\|' \/C calc'!A0" is not a class name \(it looks like a spreadsheet formula\)/,
+    );
+    expect(() => planImport(files, { labelsText: "a.png,=cmd|' /C calc'!A0\n" })).toThrow(/line 1: the class "=cmd\|' \/C calc'!A0" is not a class name/);
+    expect(() => planImport(files, { labelsText: "a.png =cmd|' /C calc'!A0\n" })).toThrow(
+      /^labels file, line 1: expected "<file name>,<label>" \(two fields separated by a space; double quotes around a field that holds one\), got 4 field\(s\)/,
+    );
     const p = planImport(files, { labelsText: 'a.png,cat\nb.png,dog\ngone.png,cat\nalso-gone.png,dog\n', modelClassNames: CIFAR });
     expect(p.warnings.join(' ')).toMatch(/2 image\(s\) listed in the labels file are missing, e\.g\. "gone\.png" \(line 3\)/);
     // A folder that is not a class of the model, beside ones that are.

@@ -18,8 +18,8 @@ import { buildWrn, WRN_16_1 } from '../../../src/engine/model/wrn';
 import { CIFAR10_MEAN, CIFAR10_STD } from '../../../src/engine/data/cifar10';
 import { initNodeBackend } from '../../../src/platform/node/backend';
 import {
-  deepDictPickle, deepListPickle, hugeAppendsPickle, hugePng, popenPth, pthWithViews, safetensorsWithHeader, safetensorsWithMetadata,
-  truncatedPng, zipCheckpoint,
+  bigWebp, deepDictPickle, deepListPickle, hugeAppendsPickle, hugePng, overhangingGif, popenPth, pthWithViews, rleBmp, safetensorsWithHeader,
+  safetensorsWithMetadata, truncatedPng, zipCheckpoint,
 } from '../../helpers/hostile';
 import { pngBytes } from '../../helpers/images';
 
@@ -167,6 +167,25 @@ describe('images checked before decoding', () => {
   });
   it('a truncated PNG', () => {
     expect(() => checkImageHeader(truncatedPng(), 'cut.png')).toThrow(/^image cut\.png is truncated: the PNG ends before its end marker \(IEND\)$/);
+  });
+  it('a 1 KB run-length-encoded BMP declaring 16000x16000 pixels (and the same bytes named .png)', () => {
+    const b = rleBmp(16000, 16000);
+    expect(b.length).toBeLessThan(1024);
+    for (const name of ['big.bmp', 'big.png']) {
+      expect(() => checkImageHeader(b, name)).toThrow(new RegExp(`^image ${name.replace('.', '\\.')} is 16000x16000 pixels; at most 16,777,216 pixels \\(4096x4096\\) are read`));
+    }
+    expect(() => checkImageHeader(rleBmp(32, 32), 'ok.bmp')).not.toThrow();
+  });
+  it('a GIF whose frame overhangs its 1x1 screen, and a WebP, each declaring 16000x16000 pixels', () => {
+    expect(() => checkImageHeader(overhangingGif(16000, 16000), 'big.gif')).toThrow(/^image big\.gif is 16000x16000 pixels/);
+    expect(() => checkImageHeader(overhangingGif(32, 32), 'ok.gif')).not.toThrow();
+    expect(() => checkImageHeader(bigWebp(16000, 16000), 'big.webp')).toThrow(/^image big\.webp is 16000x16000 pixels/);
+    expect(() => checkImageHeader(bigWebp(32, 32), 'ok.webp')).not.toThrow();
+  });
+  it('a format whose header is not read (an ICO) and an empty file, refused rather than decoded unchecked', () => {
+    const ico = Uint8Array.from([0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 32, 0]);
+    expect(() => checkImageHeader(ico, 'x.png')).toThrow(/^image x\.png is not a PNG, JPEG, GIF, BMP or WebP image, or its header is cut short \(it starts with the bytes 00 00 01 00\)/);
+    expect(() => checkImageHeader(new Uint8Array(0), 'e.png')).toThrow(/the file is empty/);
   });
   it('a whole small PNG passes', () => {
     expect(() => checkImageHeader(pngBytes(8, 3), 'ok.png')).not.toThrow();

@@ -12,7 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { PickleWriter } from '../../../src/engine/io/pickleWriter';
 import type { NamedTensor } from '../../../src/engine/io/safetensors';
 import { readTorchCheckpoint, writeTorchCheckpoint } from '../../../src/engine/io/torchCheckpoint';
-import { readZip, writeZip } from '../../../src/engine/io/zip';
+import { readZip } from '../../../src/engine/io/zipReader';
+import { writeZip } from '../../../src/engine/io/zipWriter';
 import type { StateDict } from '../../../src/engine/model/torchWeights';
 
 const FIXTURES = new URL('../../golden/fixtures/torch/', import.meta.url);

@@ -1,15 +1,14 @@
 /**
- * A small ZIP reader and writer (pure TypeScript: browsers, web workers and Node).
+ * A small ZIP reader (pure TypeScript: browsers, web workers and Node); the writer is zipWriter.ts.
  *
- * Reader: end-of-central-directory record (and its ZIP64 form, which torch.save writes even for small files),
- * central directory, local headers; entries stored (method 0) or deflated (method 8, inflated with the platform's
+ * End-of-central-directory record (and its ZIP64 form, which torch.save writes even for small files), central
+ * directory, local headers; entries stored (method 0) or deflated (method 8, inflated with the platform's
  * DecompressionStream('deflate-raw')). Sizes and CRCs come from the central directory, because torch.save (like
  * any streaming writer) leaves them zero in the local headers and puts them in data descriptors. Every entry is
- * CRC-checked on read, and inflating is capped twice against zip bombs: an entry whose declared size exceeds the
- * caller's cap is refused before any work, and inflating stops as soon as the output passes the declared size.
- *
- * Writer: stored entries only (weights do not compress), each entry's data aligned through a padding extra field
- * as torch.save does (id "FB", 64 bytes), so our checkpoints look like torch's and can be memory-mapped.
+ * CRC-checked on read. Zip bombs: an entry whose declared size exceeds the caller's cap is refused before any
+ * work, and inflating counts the bytes as they come and stops at the declared size, whatever the headers say
+ * (see inflateRaw: the compressed data is fed in small slices, because a browser's DecompressionStream inflates
+ * a whole written chunk at once).
  *
  * Entry names are returned as written: callers that turn them into paths must reject "..", absolute names, etc.
  */
@@ -50,15 +49,9 @@ export interface ReadZipOptions {
   maxEntries?: number;
 }
 
-/** One file for writeZip. */
-export interface ZipInput {
-  name: string;
-  data: Uint8Array;
-}
-
-const SIG_LOCAL = 0x04034b50;
-const SIG_CENTRAL = 0x02014b50;
-const SIG_EOCD = 0x06054b50;
+export const SIG_LOCAL = 0x04034b50;
+export const SIG_CENTRAL = 0x02014b50;
+export const SIG_EOCD = 0x06054b50;
 const SIG_EOCD64 = 0x06064b50;
 const SIG_EOCD64_LOCATOR = 0x07064b50;
 const DEFAULT_MAX_ENTRY = 512 * 1024 * 1024;
@@ -164,11 +157,24 @@ function applyZip64(view: DataView, extraStart: number, extraLen: number, e: { s
   }
 }
 
-/** Inflates raw deflate data through the platform's DecompressionStream, refusing output past `limit` bytes. */
+/** Most bytes one byte of deflate data inflates to (a 258-byte match per 2 bits, at best: 1032). */
+const DEFLATE_MAX_RATIO = 1032;
+/** Slices of compressed input fed to the inflater, in bytes: small near the cap, larger while far from it. */
+const SLICE_MIN = 1024;
+const SLICE_MAX = 64 * 1024;
+
+/**
+ * Inflates raw deflate data through the platform's DecompressionStream, counting the output as it comes and
+ * stopping once it passes `limit` bytes, whatever the archive's headers said. The input goes in slices, each
+ * written only after the previous one's output was read: a browser's DecompressionStream (Chromium's) inflates
+ * a whole written chunk at once and queues all of its output, so 60 KB of zeros written in one piece would
+ * allocate 60 MB before the first read. A slice is sized so that even at deflate's best ratio its output stays
+ * within the room left (at least SLICE_MIN: about 1 MiB past the cap at most).
+ */
 async function inflateRaw(data: Uint8Array, limit: number, name: string): Promise<Uint8Array> {
   type Chunk = { done: boolean; value?: Uint8Array };
   interface Stream {
-    writable: { getWriter(): { write(c: Uint8Array): Promise<void>; close(): Promise<void> } };
+    writable: { getWriter(): { write(c: Uint8Array): Promise<void>; close(): Promise<void>; abort(reason?: unknown): Promise<void> } };
     readable: { getReader(): { read(): Promise<Chunk>; cancel(): Promise<void> } };
   }
   // Reached through globalThis with local types: the engine's tsconfig has no DOM library, and a runtime without
@@ -177,26 +183,42 @@ async function inflateRaw(data: Uint8Array, limit: number, name: string): Promis
   if (!DS) throw new Error(`zip entry ${name} is deflated, and this JavaScript runtime has no DecompressionStream (Node 20+ or a current browser is needed)`);
   const ds = new DS('deflate-raw');
   const writer = ds.writable.getWriter();
-  // Failures surface through the reader; these promises would otherwise reject unobserved.
-  writer.write(data).catch(() => {});
-  writer.close().catch(() => {});
   const reader = ds.readable.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for (;;) {
-    let chunk: Chunk;
-    try {
-      chunk = await reader.read();
-    } catch {
-      throw new Error(`zip entry ${name} is corrupt: its deflate data does not decode`);
+  let stopped = false;
+  // The feeder: a write resolves once the inflater has taken the slice, and the inflater takes the next one only
+  // after the reader has drained the previous one's output (the stream's backpressure).
+  const feed = (async () => {
+    for (let p = 0; p < data.length && !stopped; ) {
+      const room = Math.max(0, limit - total);
+      const n = Math.min(SLICE_MAX, Math.max(SLICE_MIN, Math.floor(room / (2 * DEFLATE_MAX_RATIO))));
+      await writer.write(data.subarray(p, p + n));
+      p += n;
     }
-    if (chunk.done) break;
-    total += chunk.value!.length;
-    if (total > limit) {
-      reader.cancel().catch(() => {});
-      throw new Error(`zip entry ${name} inflates past its declared size of ${limit} bytes (corrupt, or a zip bomb)`);
+    if (!stopped) await writer.close();
+  })();
+  feed.catch(() => {}); // failures surface through the reader
+  try {
+    for (;;) {
+      let chunk: Chunk;
+      try {
+        chunk = await reader.read();
+      } catch {
+        throw new Error(`zip entry ${name} is corrupt: its deflate data does not decode`);
+      }
+      if (chunk.done) break;
+      total += chunk.value!.length;
+      if (total > limit) {
+        throw new Error(`zip entry ${name} inflates past its declared size of ${limit.toLocaleString('en')} bytes: inflating stopped there (a zip bomb, or a damaged archive)`);
+      }
+      chunks.push(chunk.value!);
     }
-    chunks.push(chunk.value!);
+  } catch (e) {
+    stopped = true;
+    reader.cancel().catch(() => {});
+    writer.abort().catch(() => {});
+    throw e;
   }
   const out = new Uint8Array(total);
   let p = 0;
@@ -287,78 +309,4 @@ function makeEntry(bytes: Uint8Array, view: DataView, r: RawEntry, maxEntrySize:
       return check(method === 0 ? data : await inflateRaw(data, size, name));
     },
   };
-}
-
-/**
- * Writes a ZIP archive of stored (uncompressed) entries, in the given order. With `align`, each entry's data
- * starts at a multiple of `align` bytes, padded through an extra field the way torch.save does (64 there).
- * @throws Error when the archive would need ZIP64 (over 65535 entries or 4 GiB), which this writer does not produce
- */
-export function writeZip(entries: ZipInput[], options: { align?: number } = {}): Uint8Array {
-  const align = options.align ?? 1;
-  const enc = new TextEncoder();
-  const names = entries.map((e) => enc.encode(e.name));
-  const pads: number[] = [];
-  let offset = 0;
-  for (let i = 0; i < entries.length; i++) {
-    const header = 30 + names[i].length;
-    // The padding field needs 4 bytes of its own, so pad from after it.
-    const pad = align > 1 ? (align - ((offset + header + 4) % align)) % align : -1;
-    pads.push(pad);
-    offset += header + (pad >= 0 ? 4 + pad : 0) + entries[i].data.length;
-  }
-  const cdSize = names.reduce((a, n) => a + 46 + n.length, 0);
-  const total = offset + cdSize + 22;
-  if (entries.length > 0xffff || total > 0xffffffff) throw new Error(`writeZip: ${entries.length} entries / ${total} bytes need ZIP64, which this writer does not produce`);
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  const locals: number[] = [];
-  const crcs: number[] = [];
-  let p = 0;
-  // Version 2.0, flag 0x800 (names are UTF-8), stored, DOS date 1980-01-01 00:00 (as torch: no real timestamps).
-  const common = (at: number, i: number): void => {
-    view.setUint16(at, 20, true);
-    view.setUint16(at + 2, 0x800, true);
-    view.setUint16(at + 4, 0, true);
-    view.setUint16(at + 6, 0, true);
-    view.setUint16(at + 8, 0x21, true);
-    view.setUint32(at + 10, crcs[i], true);
-    view.setUint32(at + 14, entries[i].data.length, true);
-    view.setUint32(at + 18, entries[i].data.length, true);
-    view.setUint16(at + 22, names[i].length, true);
-  };
-  for (let i = 0; i < entries.length; i++) {
-    const extra = pads[i] >= 0 ? 4 + pads[i] : 0;
-    locals.push(p);
-    crcs.push(crc32(entries[i].data));
-    view.setUint32(p, SIG_LOCAL, true);
-    common(p + 4, i);
-    view.setUint16(p + 28, extra, true);
-    out.set(names[i], p + 30);
-    p += 30 + names[i].length;
-    if (extra) {
-      view.setUint16(p, 0x4246, true); // "FB"
-      view.setUint16(p + 2, pads[i], true);
-      out.fill(0x5a, p + 4, p + extra); // "Z", torch's filler
-      p += extra;
-    }
-    out.set(entries[i].data, p);
-    p += entries[i].data.length;
-  }
-  const cdStart = p;
-  for (let i = 0; i < entries.length; i++) {
-    view.setUint32(p, SIG_CENTRAL, true);
-    view.setUint16(p + 4, 20, true); // made by: version 2.0, MS-DOS attributes
-    common(p + 6, i);
-    // extra length, comment length, disk, internal and external attributes stay 0
-    view.setUint32(p + 42, locals[i], true);
-    out.set(names[i], p + 46);
-    p += 46 + names[i].length;
-  }
-  view.setUint32(p, SIG_EOCD, true);
-  view.setUint16(p + 8, entries.length, true);
-  view.setUint16(p + 10, entries.length, true);
-  view.setUint32(p + 12, p - cdStart, true);
-  view.setUint32(p + 16, cdStart, true);
-  return out;
 }

@@ -1,11 +1,14 @@
 /**
- * ZIP reader and writer: round trips, torch.save's own archives (ZIP64 end records, data descriptors), deflated
- * entries, ZIP64 extra fields, and the refusals (not a zip, truncated, CRC, encrypted, unknown method, zip bombs).
+ * ZIP reader (src/engine/io/zipReader.ts) and writer (zipWriter.ts): round trips, torch.save's own archives (ZIP64
+ * end records, data descriptors), deflated entries, ZIP64 extra fields, and the refusals (not a zip, truncated, CRC, encrypted, unknown method, zip bombs).
  */
 import { readFileSync } from 'node:fs';
 import { deflateRawSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
-import { crc32, looksLikeZip, readZip, writeZip } from '../../../src/engine/io/zip';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { crc32, looksLikeZip, readZip } from '../../../src/engine/io/zipReader';
+import { writeZip } from '../../../src/engine/io/zipWriter';
+import { type EagerInflate, installEagerInflate } from '../../helpers/eagerInflate';
+import { lyingZip } from '../../helpers/hostile';
 
 const FIXTURES = new URL('../../golden/fixtures/torch/', import.meta.url);
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -151,6 +154,32 @@ describe('readZip refusals', () => {
     const honest = rawZip([{ name: 'z', stored: bomb, method: 8, size: zeros.length, crc: crc32(zeros) }]);
     await expect(readZip(honest, { maxEntrySize: 1 << 20 })[0].read()).rejects.toThrow(/zip entry z declares 8388608 bytes, more than the 1048576 allowed/);
     const lying = rawZip([{ name: 'z', stored: bomb, method: 8, size: 1000, crc: 0 }]);
-    await expect(readZip(lying)[0].read()).rejects.toThrow(/zip entry z inflates past its declared size of 1000 bytes/);
+    await expect(readZip(lying)[0].read()).rejects.toThrow(/zip entry z inflates past its declared size of 1,000 bytes/);
+  });
+
+  describe('where DecompressionStream inflates a written chunk at once (Chromium)', () => {
+    let eager: EagerInflate;
+    beforeEach(() => {
+      eager = installEagerInflate();
+    });
+    afterEach(() => eager.restore());
+
+    it('stops at the declared size, whatever the data inflates to (60 MB, 6 GiB), naming the reason', async () => {
+      for (const inflates of [60 * 2 ** 20, 6 * 2 ** 30]) {
+        const before = eager.produced();
+        const [e] = readZip(lyingZip([{ name: 'c/0.png', declared: 1000, inflates }]));
+        await expect(e.read()).rejects.toThrow(/^zip entry c\/0\.png inflates past its declared size of 1,000 bytes: inflating stopped there \(a zip bomb, or a damaged archive\)$/);
+        // At most one small slice of compressed input past the cap was inflated (the stand-in counts it all).
+        expect(eager.produced() - before).toBeLessThan(2 * 2 ** 20);
+      }
+    });
+
+    it('still reads honest deflated entries whole', async () => {
+      const data = new Uint8Array(3 * 2 ** 20).map((_, i) => (i * 7919) % 251);
+      const [e] = readZip(lyingZip([{ name: 'big.bin', data }]));
+      const out = await e.read();
+      expect(out.length).toBe(data.length);
+      expect(crc32(out)).toBe(crc32(data)); // (toEqual on 3 MB takes seconds)
+    });
   });
 });
