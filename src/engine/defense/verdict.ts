@@ -9,13 +9,16 @@ import type { DefenseWarning, EvalPoint } from './events';
 export const TARGET_DROP_WARNING = 0.1;
 /** An attack rate still above this after the run (20%) means the backdoor was not removed. */
 export const ASR_LEFT_WARNING = 0.2;
-/** A mask keeping less than this share of its L1 inside its densest window of a quarter of the image side is diffuse. */
-export const COMPACT_SHARE = 0.6;
+/** A mask with less than this share of its strong pixels (> 0.5) inside one window a quarter of the image wide is diffuse. */
+export const COMPACT_SHARE = 0.5;
+/** Mask values at or below this do not count as the trigger (the haze an inversion leaves around it). */
+const STRONG = 0.5;
 
 /**
- * Share of a mask's L1 inside its densest square window of side ceil(max(H, W) / 4) (8 pixels on 32x32): near 1 for
- * a patch trigger, low for a mask spread over the image (a whole-image trigger, or an inversion that did not
- * find the trigger). mask: [H, W] row-major. 0 for an empty mask.
+ * Share of a mask's strong pixels (values above 0.5) inside the densest square window of side
+ * ceil(max(H, W) / 4) (8 pixels on 32x32): 1 for a patch trigger, low for a mask spread over the image (a
+ * whole-image trigger, or an inversion that did not find the trigger). mask: [H, W] row-major. 0 when no pixel
+ * is strong.
  */
 export function maskCompactness(mask: ArrayLike<number>, height: number, width: number): number {
   const side = Math.min(height, width, Math.ceil(Math.max(height, width) / 4));
@@ -24,7 +27,7 @@ export function maskCompactness(mask: ArrayLike<number>, height: number, width: 
   let total = 0;
   for (let r = 0; r < height; r++) {
     for (let c = 0; c < width; c++) {
-      const v = mask[r * width + c];
+      const v = mask[r * width + c] > STRONG ? 1 : 0;
       total += v;
       sat[(r + 1) * (width + 1) + c + 1] = v + sat[r * (width + 1) + c + 1] + sat[(r + 1) * (width + 1) + c] - sat[r * (width + 1) + c];
     }

@@ -12,11 +12,12 @@ function patchMask(): Float32Array {
 }
 
 describe('maskCompactness', () => {
-  it('is near 1 for a patch, low for a mask spread over the image, 0 for an empty one', () => {
-    expect(maskCompactness(patchMask(), 32, 32)).toBeGreaterThan(0.99);
+  it('is 1 for a patch in a haze, low for strong pixels spread over the image, 0 with no strong pixel', () => {
+    const hazy = patchMask().map((v) => (v === 0 ? 0.3 : v));
+    expect(maskCompactness(hazy, 32, 32)).toBe(1);
     const spread = new Float32Array(32 * 32).map((_, i) => (i % 7 === 0 ? 0.8 : 0.02));
     expect(maskCompactness(spread, 32, 32)).toBeLessThan(0.15);
-    expect(maskCompactness(new Float32Array(16), 4, 4)).toBe(0);
+    expect(maskCompactness(new Float32Array(16).fill(0.4), 4, 4)).toBe(0);
   });
 });
 
