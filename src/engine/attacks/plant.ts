@@ -10,10 +10,12 @@
 import type * as tf from '@tensorflow/tfjs';
 import { classBalancedSplit, classCounts, type Dataset, imageSize, subset } from '../data/dataset';
 import { ftStageLoss } from '../defense/baselines';
+import { crossEntropy } from '../defense/losses';
 import { type AbortSignalLike, DefenseAbortError, isAbortError, RunControl } from '../defense/control';
 import { evaluatePoint, makeEvalPlan } from '../defense/evaluate';
 import { cloneModel } from '../defense/run';
-import { trainStage } from '../defense/train';
+import { type StageLoss, trainStage } from '../defense/train';
+import { forward } from '../model/wrn';
 import { batchCount } from '../data/dataset';
 import { createRng } from '../random';
 import { poisonTrainSet } from './poison';
@@ -57,6 +59,12 @@ function checkDeps(deps: PlantDeps, target: number): void {
   if ((classCounts(train)[target] ?? 0) === 0) {
     throw new Error(`plant: the training data has no images of the target class ${target} ("${train.classNames[target] ?? target}"): the model would forget the class it is meant to be pushed to; choose a class the data holds`);
   }
+}
+
+/** The training loss: FT's cross-entropy, with BatchNorm in training mode or on its running statistics. */
+function plantLoss(model: tf.LayersModel, bn: 'train' | 'frozen'): StageLoss {
+  if (bn === 'train') return ftStageLoss(model);
+  return { loss: (x, y) => ({ loss: crossEntropy(forward(model, x, false).logits, y), parts: {} }) };
 }
 
 /** The first {@link PLANT_PREVIEW} poisoned images with their old and new labels. */
@@ -125,7 +133,7 @@ export async function* plantBackdoor(input: PlantConfigInput, deps: PlantDeps): 
     const perEpoch = batchCount(poisoned.n, cfg.batchSize);
     const epochs = Math.ceil(cfg.steps / perEpoch);
     const stage = trainStage(
-      { stage: 'purify', model: m, epochs, lr: { milestones: [], values: [cfg.lr] }, loss: ftStageLoss(m) },
+      { stage: 'purify', model: m, epochs, lr: { milestones: [], values: [cfg.lr] }, loss: plantLoss(m, cfg.bn) },
       poisoned,
       { batchSize: cfg.batchSize, momentum: cfg.momentum, weightDecay: cfg.weightDecay, augment: cfg.augment, maxStepsPerEpoch: 0 },
       rng.fork('train-loop'),

@@ -23,6 +23,11 @@ export interface PlantConfig {
   evalSize: number;
   /** Cap on the training images used, drawn class-balanced with the seed (0: all). */
   trainImages: number;
+  /**
+   * BatchNorm while planting: 'train' (batch statistics, running averages updated, as FT) or 'frozen' (the running
+   * statistics the model came with; scale and shift still trained).
+   */
+  bn: 'train' | 'frozen';
   /** Random crop (zero padding) and horizontal flip of every batch, poisoned images included. */
   augment: { padding: number; flip: boolean };
   /** Seed of every random choice: the training subset, which images are poisoned, batch order, evaluation subset. */
@@ -41,6 +46,7 @@ export const PLANT_DEFAULTS: PlantConfig = {
   evalEvery: 25,
   evalSize: 500,
   trainImages: 0,
+  bn: 'frozen',
   augment: { padding: 0, flip: false },
   seed: 0,
 };
@@ -77,6 +83,7 @@ export function resolvePlantConfig(input: PlantConfigInput = {}): PlantConfig {
   pos('momentum');
   if (!(cfg.lr > 0 && Number.isFinite(cfg.lr))) throw new Error(`plant: lr must be a positive number, got ${cfg.lr}`);
   if (cfg.momentum >= 1) throw new Error(`plant: momentum must be below 1, got ${cfg.momentum}`);
+  if (cfg.bn !== 'train' && cfg.bn !== 'frozen') throw new Error(`plant: bn must be 'train' or 'frozen', got ${String(cfg.bn)}`);
   if (!Number.isInteger(cfg.augment.padding) || cfg.augment.padding < 0) throw new Error(`plant: augment.padding must be a non-negative integer, got ${cfg.augment.padding}`);
   return cfg;
 }
