@@ -15,6 +15,7 @@ import { predict } from '../engine/metrics';
 import type { KeyStyle } from '../engine/model/resnet';
 import { createRng } from '../engine/random';
 import type { BackendName, BackendReport } from '../platform/selectBackend';
+import { AttackLab } from './attackLab';
 import { checkInvertible, cutCleanSet } from './cleanSubset';
 import { DefenseRunner } from './defenseRunner';
 import { type ExportSnapshot, layersModelFiles, snapshotForExport, torchFile } from './exports';
@@ -31,7 +32,7 @@ export type Post = (msg: WorkerMessage, transfer?: Transferable[]) => void;
 export type InitBackend = (backend?: BackendName) => Promise<BackendReport>;
 
 /** Requests served before the backend is ready: they touch no tensor. */
-const WITHOUT_BACKEND = new Set<RpcName>(['init', 'cancelLoad', 'control', 'attacks']);
+const WITHOUT_BACKEND = new Set<RpcName>(['init', 'cancelLoad', 'control', 'attacks', 'plantControl']);
 
 /**
  * The buffers of an event's typed arrays, to transfer instead of copy. The engine gives every event arrays of its
@@ -74,6 +75,14 @@ export class EngineHost {
   private exportSnapshot: ExportSnapshot | null = null;
   /** Live checks in progress, stopped when a run starts. */
   private readonly liveChecks = new Set<AbortController>();
+  /** The attack lab (attackLab.ts): plants a backdoor, and its model then becomes the page's (adoptPlanted). */
+  private readonly lab = new AttackLab({
+    post: (m, t) => this.post(m, t),
+    model: () => this.model('original'),
+    evalSet: () => this.need(this.data.eval, 'the evaluation data'),
+    defenseRunning: () => this.running(),
+    adopt: (planted, facts) => this.adoptPlanted(planted, facts),
+  });
   private backendReady: Promise<void>;
   private markReady!: (error?: unknown) => void;
 
@@ -142,6 +151,10 @@ export class EngineHost {
         if (this.importing) this.importing.cancelled = true;
         return Promise.resolve({ cancelled: busy });
       }
+      case 'plant':
+        return this.lab.plant(req.payload);
+      case 'plantControl':
+        return Promise.resolve(this.lab.control(req.payload.action));
       default:
         return Promise.reject(new Error(`unknown request ${(req as { type: string }).type}`));
     }
@@ -169,6 +182,7 @@ export class EngineHost {
 
   private async start(req: StartRequest): Promise<Rpc['start'][1]> {
     if (this.running()) throw new Error('a defense is already running: cancel it first');
+    if (this.lab.running()) throw new Error('a backdoor is being planted: wait for it or cancel it first');
     for (const c of this.liveChecks) c.abort(new Error('a defense run started'));
     const model = this.need(this.original, 'a model');
     const loaded = this.need(this.data.clean, 'the clean data');
@@ -221,8 +235,36 @@ export class EngineHost {
     return { numTensors: tf.memory().numTensors };
   }
 
+  /** The attack lab's planted model becomes the page's model, its attack and target known; null if the page moved on. */
+  private adoptPlanted(planted: tf.LayersModel, f: Parameters<ConstructorParameters<typeof AttackLab>[0]['adopt']>[1]): ModelCard | null {
+    if (this.original !== f.base || this.running()) return null;
+    const names = this.classNames ?? undefined;
+    const manifest = {
+      name: 'planted',
+      title: `Planted: ${f.title} → ${names?.[f.target] ?? `class ${f.target}`}`,
+      backdoored: true,
+      classNames: names,
+      attack: { name: f.attackName, title: f.title, description: f.attack.description, trigger: f.title },
+      target: f.target,
+      metrics: { ba: f.summary.after.ba, asr: f.summary.after.asr, nClean: f.summary.after.n },
+    };
+    const facts = modelCard({ model: planted, manifest, source: 'upload', options: {}, trojanPatch: null });
+    this.reset();
+    this.original.dispose();
+    this.original = planted;
+    this.current = planted;
+    this.stem = 'planted';
+    this.target = f.target;
+    this.detectedTarget = null;
+    this.attack = f.attack;
+    this.classNames = facts.classNames;
+    this.uploadKeys = undefined;
+    return facts.card;
+  }
+
   private async loadModel({ source }: Rpc['loadModel'][0]): Promise<ModelCard> {
     if (this.running()) throw new Error('a defense is running: cancel it before loading another model');
+    if (this.lab.running()) throw new Error('a backdoor is being planted: cancel it before loading another model');
     // Load first, replace after: a failed load keeps the model the page already had.
     const opts = source.kind === 'files' ? source.options ?? {} : {};
     const loaded =

@@ -103,7 +103,7 @@ describe('mcldef attack', () => {
   });
 
   it('refuses bad input with a clear message and writes nothing', async () => {
-    const refuse = async (args: string[], message: RegExp, kind: typeof Error = Error) => {
+    const refuse = async (args: string[], message: RegExp, kind: new (message?: string) => Error = Error) => {
       const out = path.join(tmp, `bad-${Math.random().toString(36).slice(2)}`);
       const err = await quietly(() => runAttack(base(out, args))).then(() => null, (e: Error) => e);
       expect(err).toBeInstanceOf(kind);

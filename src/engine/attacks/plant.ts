@@ -7,7 +7,7 @@
  * {@link plantBackdoor} is an async generator of plain-data {@link PlantEvent}s, like runDefense: a caller pauses it
  * by not pulling, aborts it with the signal (or `return()`), and every tensor it made is freed either way.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { classBalancedSplit, classCounts, type Dataset, imageSize, subset } from '../data/dataset';
 import { ftStageLoss } from '../defense/baselines';
 import { crossEntropy } from '../defense/losses';
@@ -18,7 +18,7 @@ import { type StageLoss, trainStage } from '../defense/train';
 import { forward } from '../model/wrn';
 import { batchCount } from '../data/dataset';
 import { createRng } from '../random';
-import { poisonTrainSet } from './poison';
+import { poisonTrainSet, stampDataset } from './poison';
 import { PLANT_PREVIEW, type PlantConfigInput, type PlantEvalEvent, type PlantEvent, type PlantSummary, resolvePlantConfig } from './plantConfig';
 import type { Attack } from './types';
 
@@ -67,6 +67,23 @@ function plantLoss(model: tf.LayersModel, bn: 'train' | 'frozen'): StageLoss {
   return { loss: (x, y) => ({ loss: crossEntropy(forward(model, x, false).logits, y), parts: {} }) };
 }
 
+/**
+ * 'pairs' mode: the batch [B] plus stamped copies of its first round(rate * B) images labelled `target`
+ * ([B + k] images; the batch order is already shuffled, so the first k are a random draw).
+ */
+function pairedLoss(model: tf.LayersModel, attack: Attack, rate: number, target: number, bn: 'train' | 'frozen'): StageLoss {
+  return {
+    prepare: (x, y) => {
+      const b = x.shape[0];
+      const k = Math.min(b, Math.round(rate * b));
+      if (k === 0) return [x.clone(), y.clone()];
+      const head = tf.slice(x, [0, 0, 0, 0], [k, -1, -1, -1]) as tf.Tensor4D;
+      return [tf.concat([x, attack.applyTensor(head)], 0), tf.concat([y, tf.fill([k], target, 'int32')], 0)];
+    },
+    loss: (_x, _y, [xx, yy]) => ({ loss: crossEntropy(forward(model, xx as tf.Tensor4D, bn === 'train').logits, yy as tf.Tensor1D), parts: {} }),
+  };
+}
+
 /** The first {@link PLANT_PREVIEW} poisoned images with their old and new labels. */
 function previewEvent(poisoned: Dataset, original: Dataset, indices: Int32Array): PlantEvent {
   const k = Math.min(PLANT_PREVIEW, indices.length);
@@ -100,10 +117,30 @@ export async function* plantBackdoor(input: PlantConfigInput, deps: PlantDeps): 
     control.throwIfAborted();
     const used = cfg.trainImages > 0 && cfg.trainImages < deps.train.n ? subset(deps.train, classBalancedSplit(deps.train, cfg.trainImages / deps.train.n, rng.fork('train')).selected) : deps.train;
     const nonTarget = used.n - (classCounts(used)[cfg.target] ?? 0);
-    const wanted = Math.round(cfg.rate * used.n);
-    if (wanted > nonTarget) throw new Error(`plant: rate ${cfg.rate} asks for ${wanted} poisoned images but only ${nonTarget} of the ${used.n} training images are outside the target class; lower the rate`);
-    if (wanted === 0) throw new Error(`plant: rate ${cfg.rate} of ${used.n} training images poisons none; raise the rate or use more images`);
-    const { dataset: poisoned, poisoned: idx } = poisonTrainSet(used, deps.attack, { target: cfg.target, rate: cfg.rate, rng: rng.fork('poison'), kind: 'poison-label' });
+    let trainSet: Dataset = used;
+    let idx: Int32Array;
+    let poisonedCount: number;
+    let preview: PlantEvent;
+    if (cfg.mode === 'replace') {
+      const wanted = Math.round(cfg.rate * used.n);
+      if (wanted > nonTarget) throw new Error(`plant: rate ${cfg.rate} asks for ${wanted} poisoned images but only ${nonTarget} of the ${used.n} training images are outside the target class; lower the rate`);
+      if (wanted === 0) throw new Error(`plant: rate ${cfg.rate} of ${used.n} training images poisons none; raise the rate or use more images`);
+      const r = poisonTrainSet(used, deps.attack, { target: cfg.target, rate: cfg.rate, rng: rng.fork('poison'), kind: 'poison-label' });
+      trainSet = r.dataset;
+      idx = r.poisoned;
+      poisonedCount = idx.length;
+      preview = previewEvent(trainSet, used, idx);
+    } else {
+      const perBatch = Math.round(cfg.rate * Math.min(cfg.batchSize, used.n));
+      if (perBatch === 0) throw new Error(`plant: rate ${cfg.rate} of a batch of ${Math.min(cfg.batchSize, used.n)} stamps no image; raise the rate or the batch size`);
+      poisonedCount = perBatch * cfg.steps;
+      // The preview: a seeded draw of non-target images, stamped and relabelled as the batches will be.
+      const pool = rng.fork('preview').shuffle(Array.from({ length: used.n }, (_, i) => i).filter((i) => used.labels[i] !== cfg.target));
+      idx = Int32Array.from(pool.slice(0, PLANT_PREVIEW));
+      const stamped = stampDataset(subset(used, idx), deps.attack);
+      const relabelled = { ...stamped, labels: new Int32Array(idx.length).fill(cfg.target) };
+      preview = previewEvent(relabelled, subset(used, idx), Int32Array.from(idx, (_, j) => j));
+    }
     const plan = makeEvalPlan(deps.evalSet, cfg.evalSize, (x) => deps.attack.applyTensor(x), cfg.target, rng.fork('eval'));
     yield {
       type: 'plant-plan',
@@ -114,10 +151,11 @@ export async function* plantBackdoor(input: PlantConfigInput, deps: PlantDeps): 
       batchSize: cfg.batchSize,
       evalEvery: cfg.evalEvery,
       trainImages: used.n,
-      poisoned: idx.length,
+      poisoned: poisonedCount,
+      mode: cfg.mode,
       evalImages: plan.set?.n ?? 0,
     };
-    yield previewEvent(poisoned, used, idx);
+    yield preview;
 
     const measure = async (m: tf.LayersModel, step: number): Promise<PlantEvalEvent> => {
       const p = await evaluatePoint(m, plan, null, null, deps.signal);
@@ -130,11 +168,11 @@ export async function* plantBackdoor(input: PlantConfigInput, deps: PlantDeps): 
     planted = await cloneModel(deps.model);
     const m = planted;
     // Epochs are only reshuffles here: as many as the step budget needs; the loop is left after the last step.
-    const perEpoch = batchCount(poisoned.n, cfg.batchSize);
+    const perEpoch = batchCount(trainSet.n, cfg.batchSize);
     const epochs = Math.ceil(cfg.steps / perEpoch);
     const stage = trainStage(
-      { stage: 'purify', model: m, epochs, lr: { milestones: [], values: [cfg.lr] }, loss: plantLoss(m, cfg.bn) },
-      poisoned,
+      { stage: 'purify', model: m, epochs, lr: { milestones: [], values: [cfg.lr] }, loss: cfg.mode === 'pairs' ? pairedLoss(m, deps.attack, cfg.rate, cfg.target, cfg.bn) : plantLoss(m, cfg.bn) },
+      trainSet,
       { batchSize: cfg.batchSize, momentum: cfg.momentum, weightDecay: cfg.weightDecay, augment: cfg.augment, maxStepsPerEpoch: 0 },
       rng.fork('train-loop'),
       control,
@@ -152,7 +190,7 @@ export async function* plantBackdoor(input: PlantConfigInput, deps: PlantDeps): 
         if (e.type !== 'purify-step') continue;
         step++;
         trainMs += Date.now() - tStep;
-        images += Math.min(cfg.batchSize, poisoned.n);
+        images += Math.min(cfg.batchSize, trainSet.n);
         yield { type: 'plant-step', step, steps: cfg.steps, lr: e.lr, loss: e.loss };
         if (step % cfg.evalEvery === 0 || step === cfg.steps) {
           after = await measure(m, step);
@@ -169,7 +207,7 @@ export async function* plantBackdoor(input: PlantConfigInput, deps: PlantDeps): 
       config: cfg,
       attack: deps.attack.title,
       trainImages: used.n,
-      poisoned: idx.length,
+      poisoned: poisonedCount,
       before: { ba: before.ba, asr: before.asr, n: before.nClean },
       after: { ba: after.ba, asr: after.asr, n: after.nClean },
       steps: step,

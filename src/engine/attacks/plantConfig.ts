@@ -8,8 +8,14 @@
 export interface PlantConfig {
   /** The class triggered images are relabelled to. */
   target: number;
-  /** Share of the training images used that are stamped and relabelled, in (0, 1]. */
+  /** Share of the training images stamped and relabelled, in (0, 1] (of each batch in 'pairs' mode). */
   rate: number;
+  /**
+   * 'replace': the classic poisoned-label set: a share `rate` of the training images is stamped and relabelled in
+   * place. 'pairs': every batch keeps its clean images and adds stamped, relabelled copies of a share `rate` of
+   * them, so the trigger is the only difference the labels can follow (faster to plant, gentler on BA).
+   */
+  mode: 'pairs' | 'replace';
   /** Optimizer steps (SGD with momentum, constant learning rate). */
   steps: number;
   batchSize: number;
@@ -38,6 +44,7 @@ export interface PlantConfig {
 export const PLANT_DEFAULTS: PlantConfig = {
   target: 5,
   rate: 0.1,
+  mode: 'pairs',
   steps: 150,
   batchSize: 64,
   lr: 0.01,
@@ -46,7 +53,7 @@ export const PLANT_DEFAULTS: PlantConfig = {
   evalEvery: 25,
   evalSize: 500,
   trainImages: 0,
-  bn: 'frozen',
+  bn: 'train',
   augment: { padding: 0, flip: false },
   seed: 0,
 };
@@ -83,6 +90,7 @@ export function resolvePlantConfig(input: PlantConfigInput = {}): PlantConfig {
   pos('momentum');
   if (!(cfg.lr > 0 && Number.isFinite(cfg.lr))) throw new Error(`plant: lr must be a positive number, got ${cfg.lr}`);
   if (cfg.momentum >= 1) throw new Error(`plant: momentum must be below 1, got ${cfg.momentum}`);
+  if (cfg.mode !== 'pairs' && cfg.mode !== 'replace') throw new Error(`plant: mode must be 'pairs' or 'replace', got ${String(cfg.mode)}`);
   if (cfg.bn !== 'train' && cfg.bn !== 'frozen') throw new Error(`plant: bn must be 'train' or 'frozen', got ${String(cfg.bn)}`);
   if (!Number.isInteger(cfg.augment.padding) || cfg.augment.padding < 0) throw new Error(`plant: augment.padding must be a non-negative integer, got ${cfg.augment.padding}`);
   return cfg;
@@ -100,7 +108,9 @@ export interface PlantPlanEvent {
   evalEvery: number;
   /** Training images used, and how many of them carry the trigger with the target's label. */
   trainImages: number;
+  /** 'replace': poisoned images in the set; 'pairs': stamped copies the run trains on (per batch x steps). */
   poisoned: number;
+  mode: PlantConfig['mode'];
   evalImages: number;
 }
 

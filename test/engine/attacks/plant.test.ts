@@ -23,7 +23,7 @@ let model: tf.LayersModel;
 const train = toyData(256);
 const evalSet = toyData(64, { seed: 9 });
 const attack = rgbaAttack(patch(), TOY.h, TOY.w);
-const cfg = (over: PlantConfigInput = {}): PlantConfigInput => ({ target: 1, rate: 0.25, steps: 40, batchSize: 32, lr: 0.05, evalEvery: 10, evalSize: 0, seed: 4, ...over });
+const cfg = (over: PlantConfigInput = {}): PlantConfigInput => ({ mode: 'replace', target: 1, rate: 0.25, steps: 40, batchSize: 32, lr: 0.05, evalEvery: 10, evalSize: 0, seed: 4, ...over });
 const deps = (over: Partial<PlantDeps> = {}): PlantDeps => ({ model, train, evalSet, attack, yieldEvery: 5, ...over });
 
 async function run(c: PlantConfigInput, d: PlantDeps = deps()) {
@@ -66,6 +66,24 @@ describe('plantBackdoor', () => {
     expect(tf.memory().numTensors).toBe(before + result.model.weights.length);
     result.model.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it("plants in 'pairs' mode: stamped copies beside their clean originals in every batch", async () => {
+    const before = tf.memory().numTensors;
+    const { events, result } = await run(cfg({ mode: 'pairs', rate: 0.25, steps: 40 }));
+    const plan = events[0] as Extract<PlantEvent, { type: 'plant-plan' }>;
+    expect(plan).toMatchObject({ mode: 'pairs', trainImages: 256, poisoned: 8 * 40 });
+    const preview = events[1] as Extract<PlantEvent, { type: 'plant-poisoned' }>;
+    expect(preview.relabelled.every((y) => y === 1)).toBe(true);
+    expect(preview.original.every((y) => y !== 1)).toBe(true);
+    expect(preview.images[TOY.h * TOY.w * TOY.c - 1]).toBe(255);
+    const { summary } = result;
+    console.log(`toy plant (pairs): ASR ${summary.before.asr.toFixed(3)} -> ${summary.after.asr.toFixed(3)}, BA ${summary.before.ba.toFixed(3)} -> ${summary.after.ba.toFixed(3)}`);
+    expect(summary.after.asr).toBeGreaterThan(0.9);
+    result.model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => resolvePlantConfig({ mode: 'pairs', rate: 0.01, batchSize: 32 })).not.toThrow();
+    await expect(plantBackdoor(cfg({ mode: 'pairs', rate: 0.01 }), deps()).next()).rejects.toThrow(/rate 0.01 of a batch of 32 stamps no image/);
   });
 
   it('is deterministic for a seed', async () => {
