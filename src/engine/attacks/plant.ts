@@ -16,7 +16,6 @@ import { evaluatePoint, makeEvalPlan } from '../defense/evaluate';
 import { cloneModel } from '../defense/run';
 import { type StageLoss, trainStage } from '../defense/train';
 import { forward } from '../model/wrn';
-import { batchCount } from '../data/dataset';
 import { createRng } from '../random';
 import { poisonTrainSet, stampDataset } from './poison';
 import { PLANT_PREVIEW, type PlantConfigInput, type PlantEvalEvent, type PlantEvent, type PlantSummary, resolvePlantConfig } from './plantConfig';
@@ -167,13 +166,14 @@ export async function* plantBackdoor(input: PlantConfigInput, deps: PlantDeps): 
 
     planted = await cloneModel(deps.model);
     const m = planted;
-    // Epochs are only reshuffles here: as many as the step budget needs; the loop is left after the last step.
-    const perEpoch = batchCount(trainSet.n, cfg.batchSize);
-    const epochs = Math.ceil(cfg.steps / perEpoch);
+    // One step per "epoch" of the shared loop: every step draws a fresh shuffled batch, and the learning-rate
+    // schedule (which the loop reads per epoch) is per step. The loop is left after the last step.
+    const drop = Math.round(cfg.lrDrop * cfg.steps);
+    const lr = drop < cfg.steps ? { milestones: [drop], values: [cfg.lr, cfg.lr / 10] } : { milestones: [], values: [cfg.lr] };
     const stage = trainStage(
-      { stage: 'purify', model: m, epochs, lr: { milestones: [], values: [cfg.lr] }, loss: cfg.mode === 'pairs' ? pairedLoss(m, deps.attack, cfg.rate, cfg.target, cfg.bn) : plantLoss(m, cfg.bn) },
+      { stage: 'purify', model: m, epochs: cfg.steps, lr, loss: cfg.mode === 'pairs' ? pairedLoss(m, deps.attack, cfg.rate, cfg.target, cfg.bn) : plantLoss(m, cfg.bn) },
       trainSet,
-      { batchSize: cfg.batchSize, momentum: cfg.momentum, weightDecay: cfg.weightDecay, augment: cfg.augment, maxStepsPerEpoch: 0 },
+      { batchSize: cfg.batchSize, momentum: cfg.momentum, weightDecay: cfg.weightDecay, augment: cfg.augment, maxStepsPerEpoch: 1 },
       rng.fork('train-loop'),
       control,
     );

@@ -20,6 +20,8 @@ export interface PlantConfig {
   steps: number;
   batchSize: number;
   lr: number;
+  /** Share of the steps after which the learning rate drops to a tenth (1: never), so BA recovers at the end. */
+  lrDrop: number;
   momentum: number;
   /** L2 weight decay added to every gradient (PyTorch SGD style). */
   weightDecay: number;
@@ -48,6 +50,7 @@ export const PLANT_DEFAULTS: PlantConfig = {
   steps: 150,
   batchSize: 64,
   lr: 0.01,
+  lrDrop: 0.6,
   momentum: 0.9,
   weightDecay: 1e-4,
   evalEvery: 25,
@@ -89,6 +92,7 @@ export function resolvePlantConfig(input: PlantConfigInput = {}): PlantConfig {
   pos('weightDecay');
   pos('momentum');
   if (!(cfg.lr > 0 && Number.isFinite(cfg.lr))) throw new Error(`plant: lr must be a positive number, got ${cfg.lr}`);
+  if (!(cfg.lrDrop > 0 && cfg.lrDrop <= 1)) throw new Error(`plant: lrDrop must be in (0, 1], got ${cfg.lrDrop}`);
   if (cfg.momentum >= 1) throw new Error(`plant: momentum must be below 1, got ${cfg.momentum}`);
   if (cfg.mode !== 'pairs' && cfg.mode !== 'replace') throw new Error(`plant: mode must be 'pairs' or 'replace', got ${String(cfg.mode)}`);
   if (cfg.bn !== 'train' && cfg.bn !== 'frozen') throw new Error(`plant: bn must be 'train' or 'frozen', got ${String(cfg.bn)}`);
