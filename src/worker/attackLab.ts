@@ -20,7 +20,7 @@ export interface LabHost {
   /** True while a defense runs (planting waits for none: it refuses). */
   defenseRunning: () => boolean;
   /** Makes `planted` the page's model; resolves to its card, or null when the page moved on meanwhile. */
-  adopt: (planted: tf.LayersModel, facts: { title: string; attack: Attack; attackName: string; target: number; summary: PlantSummary; base: tf.LayersModel }) => ModelCard | null;
+  adopt: (planted: tf.LayersModel, facts: { title: string; attack: Attack; attackName: string; target: number; summary: PlantSummary; base: tf.LayersModel }) => Promise<ModelCard | null>;
 }
 
 /** The lab's state inside the host. */
@@ -61,7 +61,7 @@ export class AttackLab {
     void runner.run(req.config, { model, train, evalSet, attack }, async (planted, s) => {
       if (this.runner !== runner) return false;
       summary = s;
-      card = this.host.adopt(planted, { title: req.title, attack, attackName, target: s.config.target, summary: s, base: model });
+      card = await this.host.adopt(planted, { title: req.title, attack, attackName, target: s.config.target, summary: s, base: model });
       return card !== null;
     });
     return { runId };

@@ -236,7 +236,10 @@ export class EngineHost {
   }
 
   /** The attack lab's planted model becomes the page's model, its attack and target known; null if the page moved on. */
-  private adoptPlanted(planted: tf.LayersModel, f: Parameters<ConstructorParameters<typeof AttackLab>[0]['adopt']>[1]): ModelCard | null {
+  private async adoptPlanted(planted: tf.LayersModel, f: Parameters<ConstructorParameters<typeof AttackLab>[0]['adopt']>[1]): Promise<ModelCard | null> {
+    if (this.original !== f.base || this.running()) return null;
+    // The planted model downloads as a purified one does: from a snapshot read now.
+    const snapshot = await snapshotForExport(planted, 'planted');
     if (this.original !== f.base || this.running()) return null;
     const names = this.classNames ?? undefined;
     const manifest = {
@@ -259,6 +262,7 @@ export class EngineHost {
     this.attack = f.attack;
     this.classNames = facts.classNames;
     this.uploadKeys = undefined;
+    this.exportSnapshot = snapshot;
     return facts.card;
   }
 
