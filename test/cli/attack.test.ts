@@ -71,13 +71,13 @@ describe('mcldef attack', () => {
     const before = tf.memory().numTensors;
     const { printed } = await quietly(() => runAttack(base(out)));
     expect(tf.memory().numTensors).toBe(before);
-    expect(printed.find((l) => l.startsWith('poison'))).toMatch(/^poison\s+4 of 18 training images \(rate 0.2\); 3 steps of 8/);
+    expect(printed.find((l) => l.startsWith('poison'))).toMatch(/^poison\s+18 training images; every batch of 8 adds stamped, relabelled copies of 2 of its images \(rate 0.2; 6 copies over 3 steps\) at lr 0.01/);
     for (const f of ['model.json', 'weights.bin', 'manifest.json', 'report.json', 'trigger.png']) expect(fs.existsSync(path.join(out, f))).toBe(true);
     const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
     expect(manifest).toMatchObject({ backdoored: true, target: 1, poisonRate: 0.2, attack: { name: 'mask', file: 'trigger.png', kind: 'poison-label' } });
-    expect(manifest.planted).toMatchObject({ steps: 3, batch: 8, seed: 2, trainImages: 18, poisoned: 4 });
+    expect(manifest.planted).toMatchObject({ steps: 3, batch: 8, seed: 2, trainImages: 18, poisoned: 6 });
     const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
-    expect(report).toMatchObject({ command: 'attack', target: 1, rate: 0.2, train: { images: 18, poisoned: 4 }, test: { images: 6 } });
+    expect(report).toMatchObject({ command: 'attack', target: 1, rate: 0.2, train: { images: 18, poisoned: 6 }, test: { images: 6 } });
     expect(report.evals.map((e: { step: number }) => e.step)).toEqual([0, 2, 3]);
     expect(report.after.nAsr).toBe(4);
     expect(report.trigger.coverage).toBeCloseTo(4 / 64, 10);
@@ -93,9 +93,10 @@ describe('mcldef attack', () => {
     expect(result.asr).toBeCloseTo(report.after.asr, 10);
   });
 
-  it('takes a shipped attack by name (no trigger.png)', async () => {
+  it('takes a shipped attack by name (no trigger.png), and the classic poisoned set with --mode replace', async () => {
     const out = path.join(tmp, 'named');
-    await quietly(() => runAttack(base(out, ['--trigger', 'badnets', '--steps', '1'])));
+    const { printed } = await quietly(() => runAttack(base(out, ['--trigger', 'badnets', '--steps', '1', '--mode', 'replace'])));
+    expect(printed.find((l) => l.startsWith('poison'))).toMatch(/^poison\s+4 of 18 training images stamped and relabelled \(rate 0.2\); 1 steps of 8/);
     const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
     expect(manifest.attack).toMatchObject({ name: 'badnets' });
     expect(manifest.attack.file).toBeUndefined();

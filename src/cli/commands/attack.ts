@@ -41,12 +41,22 @@ export const attackHelp = `mcldef attack --model DIR --trigger FILE|NAME --targe
   --train-images N  use a class-balanced N of the training images (default all)
   --eval-every N    measure BA / ASR on --eval-size test images every N steps (default ${PLANT_DEFAULTS.evalEvery}; ${PLANT_DEFAULTS.evalSize} images)
   --eval-size N     (0: the whole --test set)
+  --mode pairs|replace  pairs (default): every batch adds stamped copies of a share R of its images, labelled N;
+                    replace: the classic poisoned set, a share R of the images stamped and relabelled in place
+  --lr-drop F       the learning rate drops to a tenth after a share F of the steps (default ${PLANT_DEFAULTS.lrDrop}; 1: never)
+  --bn train|frozen BatchNorm while planting: batch statistics (default) or the model's running statistics
   --augment on|off  random crop + flip of every batch (default off)
   --seed S          seed of every random choice (default 0)
   --json            print report.json on stdout
 ${MODEL_OPTIONS_HELP}`;
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined || Number.isNaN(v) ? '-' : (v * 100).toFixed(2) + '%');
+
+/** What was poisoned, in words: replaced images, or stamped copies added to every batch. */
+function poisonLine(mode: 'pairs' | 'replace', poisoned: number, images: number, rate: number, steps: number, batch: number): string {
+  if (mode === 'replace') return `${poisoned} of ${images} training images stamped and relabelled (rate ${rate}); ${steps} steps of ${batch}`;
+  return `${images} training images; every batch of ${batch} adds stamped, relabelled copies of ${Math.round(rate * batch)} of its images (rate ${rate}; ${poisoned} copies over ${steps} steps)`;
+}
 
 function parseAttackArgs(argv: string[]) {
   return parse(argv, {
@@ -67,6 +77,9 @@ function parseAttackArgs(argv: string[]) {
     'eval-every': { type: 'string' },
     'eval-size': { type: 'string' },
     augment: { type: 'string' },
+    mode: { type: 'string' },
+    bn: { type: 'string' },
+    'lr-drop': { type: 'string' },
     seed: { type: 'string' },
     json: { type: 'boolean' },
   });
@@ -98,6 +111,9 @@ export async function runAttack(argv: string[]): Promise<void> {
     evalSize: intOption(values['eval-size'], 'eval-size', PLANT_DEFAULTS.evalSize, 0),
     trainImages: intOption(values['train-images'], 'train-images', 0, 0),
     seed: intOption(values.seed, 'seed', 0, 0, 2 ** 32 - 1),
+    mode: choiceOption(values.mode, 'mode', ['pairs', 'replace'] as const, PLANT_DEFAULTS.mode),
+    bn: choiceOption(values.bn, 'bn', ['train', 'frozen'] as const, PLANT_DEFAULTS.bn),
+    lrDrop: numOption(values['lr-drop'], 'lr-drop', PLANT_DEFAULTS.lrDrop, 1e-6, 1),
     augment: choiceOption(values.augment, 'augment', ['on', 'off'] as const, 'off') === 'on' ? { padding: 4, flip: true } : { padding: 0, flip: false },
   };
   const steps = intOption(values.steps, 'steps', PLANT_DEFAULTS.steps, 1);
@@ -148,7 +164,7 @@ async function attackInto(
     const bar = new ProgressBar(`planting ${trig.attack.title} -> class ${target}`, 'step');
     const evals: unknown[] = [];
     const onEvent = (e: PlantEvent): void => {
-      if (e.type === 'plant-plan') process.stderr.write(`poisoning ${e.poisoned} of ${e.trainImages} training images (rate ${e.rate}), ${e.steps} steps of ${e.batchSize}\n`);
+      if (e.type === 'plant-plan') process.stderr.write(`${poisonLine(e.mode, e.poisoned, e.trainImages, e.rate, e.steps, e.batchSize)}\n`);
       else if (e.type === 'plant-step') bar.update(e.step, e.steps, `loss ${e.loss.toFixed(4)}`);
       else if (e.type === 'plant-eval') {
         const { type: _t, ...rest } = e;
@@ -211,7 +227,7 @@ async function attackInto(
       } else {
         console.log(`model    ${loaded.source} -> ${a.outDir}`);
         console.log(`trigger  ${trig.attack.title}${trig.coverage !== null ? ` (${a.triggerSpec}, ${(100 * trig.coverage).toFixed(1)}% of the image)` : ''}, target ${target} "${test.classNames[target] ?? target}"`);
-        console.log(`poison   ${summary.poisoned} of ${summary.trainImages} training images (rate ${cfg.rate}); ${summary.steps} steps of ${cfg.batchSize} at lr ${cfg.lr}`);
+        console.log(`poison   ${poisonLine(cfg.mode, summary.poisoned, summary.trainImages, cfg.rate, summary.steps, cfg.batchSize)} at lr ${cfg.lr}`);
         console.log(`before   BA ${pct(before.ba)}  ASR ${pct(before.asr)}`);
         console.log(`after    BA ${pct(after.ba)}  ASR ${pct(after.asr)}  (${test.n} test images, ${after.nAsr} triggered)`);
         console.log(`time     training ${summary.trainSeconds.toFixed(1)} s (${summary.imagesPerSecond.toFixed(0)} img/s), wall ${wallSeconds.toFixed(1)} s on ${tf.getBackend()}`);
