@@ -190,7 +190,8 @@ export async function* plantBackdoor(input: PlantConfigInput, deps: PlantDeps): 
         if (e.type !== 'purify-step') continue;
         step++;
         trainMs += Date.now() - tStep;
-        images += Math.min(cfg.batchSize, trainSet.n);
+        const b = Math.min(cfg.batchSize, trainSet.n);
+        images += b + (cfg.mode === 'pairs' ? Math.min(b, Math.round(cfg.rate * b)) : 0); // stamped copies too
         yield { type: 'plant-step', step, steps: cfg.steps, lr: e.lr, loss: e.loss };
         if (step % cfg.evalEvery === 0 || step === cfg.steps) {
           after = await measure(m, step);
