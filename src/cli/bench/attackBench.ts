@@ -18,7 +18,7 @@ const OUT = path.join(repoRoot, 'docs', 'bench', 'attack.md');
 
 const { values } = parseArgs({
   options: {
-    steps: { type: 'string', default: '150' },
+    steps: { type: 'string', default: '100' },
     rate: { type: 'string', default: '0.1' },
     lr: { type: 'string', default: '0.01' },
     data: { type: 'string', default: 'cifar10:train' },

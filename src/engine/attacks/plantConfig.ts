@@ -47,7 +47,7 @@ export const PLANT_DEFAULTS: PlantConfig = {
   target: 5,
   rate: 0.1,
   mode: 'pairs',
-  steps: 150,
+  steps: 100,
   batchSize: 64,
   lr: 0.01,
   lrDrop: 0.6,
