@@ -63,7 +63,7 @@ export function initialLab(search = '', storage: Storage | null = null): LabStat
       // A damaged link falls back to the default trigger.
     }
   }
-  return { trigger, source: 'drawn', tool: 'pencil', colour: '#ff0000', opacity: 255, stampSize: 4, target: 5, rate: 0.1, steps: 60, plant: null, scores: loadScores(storage) };
+  return { trigger, source: 'drawn', tool: 'pencil', colour: '#ff0000', opacity: 255, stampSize: 4, target: 5, rate: 0.1, steps: 100, plant: null, scores: loadScores(storage) };
 }
 
 /** A fresh planting view. */
