@@ -8,6 +8,7 @@ import type { BackendName } from '../platform/selectBackend';
 import { UsageError } from './args';
 import { INTERRUPTED_EXIT } from './interrupt';
 import { isAbortError } from '../engine/defense/control';
+import { attackHelp, runAttack } from './commands/attack';
 import { convertHelp, runConvert } from './commands/convert';
 import { detectHelp, runDetect } from './commands/detect';
 import { evalHelp, runEval } from './commands/eval';
@@ -18,6 +19,7 @@ const commands: Record<string, { help: string; run: (argv: string[]) => Promise<
   purify: { help: purifyHelp, run: runPurify },
   detect: { help: detectHelp, run: runDetect },
   convert: { help: convertHelp, run: runConvert },
+  attack: { help: attackHelp, run: runAttack },
 };
 
 const usage = `usage: mcldef <command> [options]     (MCLDEF_BACKEND=wasm|cpu|webgpu forces a backend)

@@ -3,6 +3,7 @@
  * card beside the controls, the backdoor at work, stage 1, stage 2, the result; choosing another model or data and
  * how it works come after.
  */
+import { AttackLab } from './components/AttackLab';
 import { BackendBadge } from './components/BackendBadge';
 import { Controls } from './components/Controls';
 import { DataPicker } from './components/DataPicker';
@@ -39,6 +40,7 @@ export function App() {
           <Controls />
         </div>
         {card && before && <ImageStrip strip={before} classNames={card.classNames} target={card.target} caption="The backdoor at work (before defense)" />}
+        <AttackLab />
         <InversionView />
         <PurifyView />
         <ResultView />

@@ -15,8 +15,10 @@ import { predict } from '../engine/metrics';
 import type { KeyStyle } from '../engine/model/resnet';
 import { createRng } from '../engine/random';
 import type { BackendName, BackendReport } from '../platform/selectBackend';
+import { AttackLab } from './attackLab';
 import { checkInvertible, cutCleanSet } from './cleanSubset';
 import { DefenseRunner } from './defenseRunner';
+import { eventTransfers } from './transfers';
 import { type ExportSnapshot, layersModelFiles, snapshotForExport, torchFile } from './exports';
 import { importImageFiles } from './imageImport';
 import { makeStrip, quickEval } from './measure';
@@ -31,19 +33,7 @@ export type Post = (msg: WorkerMessage, transfer?: Transferable[]) => void;
 export type InitBackend = (backend?: BackendName) => Promise<BackendReport>;
 
 /** Requests served before the backend is ready: they touch no tensor. */
-const WITHOUT_BACKEND = new Set<RpcName>(['init', 'cancelLoad', 'control', 'attacks']);
-
-/**
- * The buffers of an event's typed arrays, to transfer instead of copy. The engine gives every event arrays of its
- * own (fresh reads or copies), so they can go; a view into a larger buffer is left to the structured clone.
- */
-export function eventTransfers(event: DefenseEvent): ArrayBuffer[] {
-  const out: ArrayBuffer[] = [];
-  for (const v of Object.values(event)) {
-    if (ArrayBuffer.isView(v) && v.buffer instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength && !out.includes(v.buffer)) out.push(v.buffer);
-  }
-  return out;
-}
+const WITHOUT_BACKEND = new Set<RpcName>(['init', 'cancelLoad', 'control', 'attacks', 'plantControl']);
 
 /** A handler per request type, each typed by its own payload and result. */
 type Handlers = { [K in RpcName]: (payload: Rpc[K][0]) => Promise<Rpc[K][1]> };
@@ -76,6 +66,14 @@ export class EngineHost {
   private exportSnapshot: ExportSnapshot | null = null;
   /** Live checks in progress, stopped when a run starts. */
   private readonly liveChecks = new Set<AbortController>();
+  /** The attack lab (attackLab.ts): plants a backdoor, and its model then becomes the page's (adoptPlanted). */
+  private readonly lab = new AttackLab({
+    post: (m, t) => this.post(m, t),
+    model: () => this.model('original'),
+    evalSet: () => this.need(this.data.eval, 'the evaluation data'),
+    defenseRunning: () => this.running(),
+    adopt: (planted, facts) => this.adoptPlanted(planted, facts),
+  });
   private backendReady: Promise<void>;
   private markReady!: (error?: unknown) => void;
 
@@ -138,6 +136,8 @@ export class EngineHost {
       if (this.importing) this.importing.cancelled = true;
       return { cancelled: busy };
     },
+    plant: (p) => this.lab.plant(p),
+    plantControl: async (p) => this.lab.control(p.action),
   };
 
   private async init(backend?: BackendName): Promise<BackendReport> {
@@ -162,6 +162,7 @@ export class EngineHost {
 
   private async start(req: StartRequest): Promise<Rpc['start'][1]> {
     if (this.running()) throw new Error('a defense is already running: cancel it first');
+    if (this.lab.running()) throw new Error('a backdoor is being planted: wait for it or cancel it first');
     for (const c of this.liveChecks) c.abort(new EngineError('a defense run started', 'run-started'));
     const model = this.need(this.original, 'a model');
     const loaded = this.need(this.data.clean, 'the clean data');
@@ -215,8 +216,40 @@ export class EngineHost {
     return { numTensors: tf.memory().numTensors };
   }
 
+  /** The attack lab's planted model becomes the page's model, its attack and target known; null if the page moved on. */
+  private async adoptPlanted(planted: tf.LayersModel, f: Parameters<ConstructorParameters<typeof AttackLab>[0]['adopt']>[1]): Promise<ModelCard | null> {
+    if (this.original !== f.base || this.running()) return null;
+    // The planted model downloads as a purified one does: from a snapshot read now.
+    const snapshot = await snapshotForExport(planted, 'planted');
+    if (this.original !== f.base || this.running()) return null;
+    const names = this.classNames ?? undefined;
+    const manifest = {
+      name: 'planted',
+      title: `Planted: ${f.title} → ${names?.[f.target] ?? `class ${f.target}`}`,
+      backdoored: true,
+      classNames: names,
+      attack: { name: f.attackName, title: f.title, description: f.attack.description, trigger: f.title },
+      target: f.target,
+      metrics: { ba: f.summary.after.ba, asr: f.summary.after.asr, nClean: f.summary.after.n },
+    };
+    const facts = modelCard({ model: planted, manifest, source: 'upload', options: {}, trojanPatch: null });
+    this.reset();
+    this.original.dispose();
+    this.original = planted;
+    this.current = planted;
+    this.stem = 'planted';
+    this.target = f.target;
+    this.detectedTarget = null;
+    this.attack = f.attack;
+    this.classNames = facts.classNames;
+    this.uploadKeys = undefined;
+    this.exportSnapshot = snapshot;
+    return facts.card;
+  }
+
   private async loadModel({ source }: Rpc['loadModel'][0]): Promise<ModelCard> {
     if (this.running()) throw new Error('a defense is running: cancel it before loading another model');
+    if (this.lab.running()) throw new Error('a backdoor is being planted: cancel it before loading another model');
     // Load first, replace after: a failed load keeps the model the page already had.
     const opts = source.kind === 'files' ? source.options ?? {} : {};
     const loaded =

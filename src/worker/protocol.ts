@@ -3,6 +3,7 @@
  * tensors. Requests carry an id and get exactly one `result` or `error` reply; besides replies the engine pushes
  * the messages of {@link WorkerPush} (a running defense's events, import progress).
  */
+import type { PlantConfigInput, PlantEvent, PlantSummary } from '../engine/attacks/plantConfig';
 import type { DefenseConfigInput, DefenseEvent } from '../engine/defense';
 import type { BackendName, BackendReport } from '../platform/selectBackend';
 
@@ -126,6 +127,44 @@ export interface Rpc {
   attacks: [Record<string, never>, Array<{ name: string; title: string }>];
   /** Stops an image import in progress (its loadData call then fails with 'cancelled'; the old data stays). */
   cancelLoad: [Record<string, never>, { cancelled: boolean }];
+  /**
+   * Attack lab: plants a backdoor into the page's original model; returns at once, events follow as 'plant-event'
+   * messages, then one 'plant-end' (with the planted model, now the page's model, described on 'done').
+   */
+  plant: [PlantRequest, { runId: number }];
+  plantControl: [{ action: 'pause' | 'resume' | 'cancel' }, { status: RunStatus }];
+}
+
+/** The attack lab's trigger: drawn (RGBA, alpha is the mask) or a shipped attack's. */
+export type PlantTrigger =
+  | { kind: 'rgba'; rgba: Uint8Array; height: number; width: number }
+  | { kind: 'named'; name: 'badnets' | 'blend' | 'sig' | 'cl' };
+
+/** What the attack lab asks to plant. */
+export interface PlantRequest {
+  trigger: PlantTrigger;
+  /** The attacker's training images (the page: public/data/attacker-5pct.mcld). */
+  data: DataSource & { kind: 'url' | 'bytes' };
+  config: PlantConfigInput;
+  /** The trigger's name on the model card ("your trigger", "BadNets"). */
+  title: string;
+}
+
+/** Pushed while a planting runs. */
+export interface PlantEventMessage {
+  type: 'plant-event';
+  runId: number;
+  event: PlantEvent;
+}
+
+/** Pushed once when a planting ends; on 'done' the planted model is the page's model, described by `card`. */
+export interface PlantEndMessage {
+  type: 'plant-end';
+  runId: number;
+  status: 'done' | 'cancelled' | 'failed';
+  message?: string;
+  card?: ModelCard;
+  summary?: PlantSummary;
 }
 
 /** What the page asks to run. */
@@ -161,7 +200,7 @@ export interface WorkerReadyMessage {
 }
 
 /** Everything the engine pushes besides replies. */
-export type WorkerPush = RunEventMessage | RunEndMessage | ProgressMessage | WorkerReadyMessage;
+export type WorkerPush = RunEventMessage | RunEndMessage | ProgressMessage | WorkerReadyMessage | PlantEventMessage | PlantEndMessage;
 
 export type RpcName = keyof Rpc;
 

@@ -13,7 +13,8 @@ import type { DefenseEvent } from '../../src/engine/defense/events';
 import { readTorchCheckpoint } from '../../src/engine/io/torchCheckpoint';
 import { initNodeBackend } from '../../src/platform/node/backend';
 import type { BackendReport } from '../../src/platform/selectBackend';
-import { EngineHost, eventTransfers, type InitBackend } from '../../src/worker/host';
+import { EngineHost, type InitBackend } from '../../src/worker/host';
+import { eventTransfers } from '../../src/worker/transfers';
 import { EngineError, type Rpc, type RpcName, type WorkerMessage, type WorkerPush } from '../../src/worker/protocol';
 import { repoRoot } from '../helpers/fixtures';
 

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { poisonTestSet } from '../../engine/attacks/poison';
 import { evaluateBackdoor } from '../../engine/metrics';
 import { attackFromName, loadDataArg } from '../../platform/node/data';
+import { manifestTriggerFile } from '../../platform/node/triggerArg';
 import { loadModel } from '../../platform/node/modelFiles';
 import { ATTACK_OPTIONS, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, parse, required, UsageError } from '../args';
 import { ProgressBar } from '../progress';
@@ -46,7 +47,8 @@ export async function runEval(argv: string[]): Promise<void> {
   }
   if (ds.classNames.length > numClasses) throw new Error(`data has ${ds.classNames.length} classes but the model has ${numClasses} outputs`);
   if (attackName !== 'none' && target >= numClasses) throw new UsageError(`--target ${target} is not a class of this ${numClasses}-class model`);
-  const attack = attackName === 'none' ? null : await attackFromName(attackName, values.trigger);
+  const triggerFile = values.trigger ?? (values.attack === undefined ? manifestTriggerFile(modelPath, manifest) : undefined);
+  const attack = attackName === 'none' ? null : await attackFromName(attackName, triggerFile);
   const triggered = attack ? poisonTestSet(ds, attack, target) : null;
   const bar = new ProgressBar('eval', 'img');
   const t0 = performance.now();

@@ -7,6 +7,7 @@ import type { DefenseEvent, DefenseStage, InvertedTrigger } from '../../engine/d
 import { driveDefense, runDefense } from '../../engine/defense/run';
 import { type BackdoorEval, evaluateBackdoor } from '../../engine/metrics';
 import { attackFromName, loadDataArg } from '../../platform/node/data';
+import { manifestTriggerFile } from '../../platform/node/triggerArg';
 import { loadModel, type ModelManifest, stageModel } from '../../platform/node/modelFiles';
 import { prepareOutDir, removeCreated, StagedOutput } from '../../platform/node/safeFs';
 import { withSigint } from '../interrupt';
@@ -163,7 +164,9 @@ async function purifyInto(
     const test = await loadDataArg(testPath, fit);
     checkFits(test, fit, '--test');
     if (trueTarget >= numClasses && attackName !== 'none') throw new UsageError(`the attack's target ${trueTarget} is not a class of this model`);
-    const attack = attackName === 'none' ? null : await attackFromName(attackName, values.trigger);
+    // A planted model's drawn trigger travels beside it (manifest attack.file), used when the manifest's attack is.
+    const triggerFile = values.trigger ?? (values.attack === undefined ? manifestTriggerFile(modelPath, manifest) : undefined);
+    const attack = attackName === 'none' ? null : await attackFromName(attackName, triggerFile);
     const stamped = attack ? poisonTestSet(test, attack, trueTarget) : undefined;
 
     const input: DefenseConfigInput = presetConfig(preset.name, {

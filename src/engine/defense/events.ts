@@ -2,7 +2,7 @@
  * What a defense run reports: a discriminated union of plain-data events (numbers, strings, typed arrays, never
  * tensors), so they can cross a worker boundary as they are, and the run's final result. Every event owns its typed
  * arrays (fresh reads or copies, never a buffer the run keeps using), so the worker transfers them instead of
- * copying (src/worker/host.ts eventTransfers).
+ * copying (src/worker/transfers.ts eventTransfers).
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { DefenseConfig, DefenseMethod } from './config';
