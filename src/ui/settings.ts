@@ -143,7 +143,7 @@ export function toStartRequest(s: Settings, knownTarget: number | null, method: 
   });
   if (s.targetMode === 'detect' || knownTarget === null) {
     config.detect = true;
-    config.detection = { scale: s.detectScale };
+    config.detection = { ...config.detection, scale: s.detectScale };
   }
   else config.target = knownTarget;
   return { config, cleanPercent: s.cleanPercent, cleanLimit: s.cleanLimit };

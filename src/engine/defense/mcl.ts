@@ -19,9 +19,10 @@ export function frozenPairs(backdoored: tf.LayersModel, x: tf.Tensor4D, xHat: tf
 
 /**
  * Keeping the target class in stage 2 (our extension; the paper's loss is the default): `target` is the class the
- * inverted trigger leads to. Its clean images keep only the positive pair (see mclKeepTargetLoss), and with
- * `anchor` > 0 the purified model's logits of every triggered image are also held to the image's true label,
- * anchor * CE(f_p(x^), y): the clean labels the defender has anyway, at no extra forward pass.
+ * inverted trigger leads to. Its clean images keep only the positive pair (see mclKeepTargetLoss), the clean
+ * batch goes through f_p beside the triggered one (BatchNorm sees both), and with `anchor` > 0 the purified
+ * model's logits of both are held to the images' true labels, anchor * CE(f_p([x^; x]), [y; y]): the labels the
+ * defender has anyway. It costs a second forward and backward pass per batch.
  */
 export interface KeepTarget {
   target: number;
@@ -48,15 +49,20 @@ export function mclStageLoss(
       const { zPos, zNeg } = frozenPairs(backdoored, x, xHat);
       return keep ? [xHat, zPos, zNeg, tf.tidy(() => tf.cast(tf.equal(y, keep.target), 'float32'))] : [xHat, zPos, zNeg];
     },
-    loss: (_x, y, [xHat, zPos, zNeg, isTarget]): StepLoss => {
-      const out = forward(purified, xHat as tf.Tensor4D, bnTraining);
+    loss: (x, y, [xHat, zPos, zNeg, isTarget]): StepLoss => {
       if (!keep) {
-        const r = mclLoss(out.features, zPos as tf.Tensor2D, zNeg as tf.Tensor2D, tau);
+        const z = forward(purified, xHat as tf.Tensor4D, bnTraining).features;
+        const r = mclLoss(z, zPos as tf.Tensor2D, zNeg as tf.Tensor2D, tau);
         return { loss: r.loss, parts: { sPos: r.sPos, sNeg: r.sNeg } };
       }
-      const r = mclKeepTargetLoss(out.features, zPos as tf.Tensor2D, zNeg as tf.Tensor2D, tau, isTarget as tf.Tensor1D);
+      // Keeping the target: the triggered batch and its clean originals go through f_p together [2B] (BatchNorm
+      // statistics over both), the contrastive loss on the triggered half, the label anchor on both halves.
+      const b = x.shape[0];
+      const out = forward(purified, tf.concat([xHat as tf.Tensor4D, x]), bnTraining);
+      const z = tf.slice(out.features, [0, 0], [b, -1]) as tf.Tensor2D;
+      const r = mclKeepTargetLoss(z, zPos as tf.Tensor2D, zNeg as tf.Tensor2D, tau, isTarget as tf.Tensor1D);
       if (keep.anchor <= 0) return { loss: r.loss, parts: { sPos: r.sPos, sNeg: r.sNeg } };
-      const ce = crossEntropy(out.logits, y);
+      const ce = crossEntropy(out.logits, tf.concat([y, y]) as tf.Tensor1D);
       return { loss: tf.add(r.loss, tf.mul(ce, keep.anchor)) as tf.Scalar, parts: { sPos: r.sPos, sNeg: r.sNeg, ce } };
     },
   };

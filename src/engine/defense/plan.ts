@@ -116,14 +116,15 @@ export function planRun(cfg: DefenseConfig, sizes: PlanSizes): StagePlan[] {
   const perEpoch = cfg.maxStepsPerEpoch > 0 ? Math.min(full, cfg.maxStepsPerEpoch) : full;
   const batch = Math.min(cfg.batchSize, sizes.clean);
   // Frozen-model forward passes per trained image: MCLDef 2 (x and x^), MCLDef+ stage 3 1, NAD 1 (teacher), others 0.
-  const training = (s: DefenseStage, epochs: number, frozenPerImage: number, measured: boolean) => {
+  // Keeping the target (config keepTarget) trains on the clean batch beside the triggered one: twice the images.
+  const training = (s: DefenseStage, epochs: number, frozenPerImage: number, measured: boolean, trainedPerImage = 1) => {
     const steps = epochs * perEpoch;
     const evals = measured ? evalEpochs(epochs, cfg.evalEvery) : 0;
     const probes = measured && sizes.probe > 0 ? (cfg.probeEvery > 0 ? Math.ceil(epochs / cfg.probeEvery) : 1) : 0;
-    stage(s, steps, { trainImages: steps * batch, forwardImages: steps * batch * frozenPerImage + evals * 2 * sizes.evalDuring + probes * sizes.probe });
+    stage(s, steps, { trainImages: steps * batch * trainedPerImage, forwardImages: steps * batch * frozenPerImage + evals * 2 * sizes.evalDuring + probes * sizes.probe });
   };
   if (cfg.method === 'mcldef' || cfg.method === 'mcldef+') {
-    training('purify', cfg.epochs, 2, true);
+    training('purify', cfg.epochs, 2, true, cfg.keepTarget ? 2 : 1);
     if (cfg.method === 'mcldef+') training('correct', cfg.plus.epochs, 1, true);
   } else if (cfg.method === 'nad') {
     training('teacher', cfg.nad.teacherEpochs, 0, false);

@@ -57,7 +57,7 @@ export const QUICK_PRESET: DefensePreset = Object.freeze({
       patience: 0,
       converge: { rate: 0.99, shrink: 0.1, epochs: 2, lambda: { up: 1.5, down: 1.5 ** 1.5 }, minEpochs: 3 },
     },
-    detection: { procedure: 'halving' as const, lr: 0.1, scale: 'log' as const },
+    detection: { procedure: 'halving' as const, lr: 0.1 },
     evalSize: 200,
     evalFinalSize: 0,
   },

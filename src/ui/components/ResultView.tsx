@@ -34,6 +34,11 @@ export function ResultView() {
   return (
     <section className="card" aria-label="Result" data-testid="result">
       <h2>Result</h2>
+      {sum.warnings.length > 0 && (
+        <ul className="warnings" role="alert" data-testid="warnings">
+          {sum.warnings.map((w) => <li key={w.kind} data-kind={w.kind}>{w.message}</li>)}
+        </ul>
+      )}
       <p className="explain"><b>BA</b> (benign accuracy): how often clean test images are classified correctly. <b>ASR</b> (attack success rate): how often a triggered image of another class is sent to the target. A good defense keeps BA and drives ASR towards 0.</p>
       <table className="results">
         <thead><tr><th /><th>BA</th><th>ASR (true trigger)</th><th>ASR (inverted trigger)</th></tr></thead>

@@ -28,11 +28,24 @@ export function StoryBar() {
   const after = run?.status === 'done' ? run.summary?.after ?? null : null;
   const before = run?.summary?.before ?? run?.before ?? null;
   const asr = after ? resultAsr(after) : null;
+  // Without the true attack (an upload with no attack named) the tile shows the inverted trigger's rate once a run
+  // has measured it on the backdoored model.
+  const trueRate = live?.asr ?? null;
+  const invertedRate = trueRate === null ? (before?.asrInverted ?? null) : null;
+  const invTarget = mask ? card.classNames[mask.target] ?? String(mask.target) : null;
   return (
     <div className="story" data-testid="story">
       <Tile n={1} title="The backdoor at work" testId="story-backdoor">
-        <p className="story-big">{live?.asr !== null && live?.asr !== undefined ? pct(live.asr) : '…'}</p>
-        <p className="story-caption">{target ? `of triggered images are sent to “${target}”` : 'target unknown: detection finds it'}</p>
+        <p className="story-big">{trueRate !== null ? pct(trueRate) : invertedRate !== null ? pct(invertedRate) : '…'}</p>
+        <p className="story-caption">
+          {trueRate !== null
+            ? `of triggered images are sent to “${target}”`
+            : invertedRate !== null
+              ? `of images carrying the inverted trigger are sent to “${invTarget ?? target}” (the real trigger is unknown)`
+              : target
+                ? 'the attack is unknown: a run measures the inverted trigger'
+                : 'target unknown: detection finds it'}
+        </p>
       </Tile>
       <Tile n={2} title="The mask taking shape" testId="story-mask">
         {mask ? (
