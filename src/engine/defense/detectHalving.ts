@@ -97,8 +97,8 @@ export async function* detectByHalving(
   const { height: h, width: w, channels: c } = clean;
   const init = rng.fork('init');
   // One variable per class, so a dropped class simply leaves the gradient list (Adam skips it).
-  const masks = Array.from({ length: numClasses }, () => tf.variable(tf.tensor2d(new Float32Array(h * w).map(() => detection.initMask * init.next()), [h, w]), true));
-  const patterns = Array.from({ length: numClasses }, () => tf.variable(tf.tensor3d(new Float32Array(h * w * c).map(() => init.next()), [h, w, c]), true));
+  const masks = Array.from({ length: numClasses }, () => tf.tidy(() => tf.variable(tf.tensor2d(new Float32Array(h * w).map(() => detection.initMask * init.next()), [h, w]), true)));
+  const patterns = Array.from({ length: numClasses }, () => tf.tidy(() => tf.variable(tf.tensor3d(new Float32Array(h * w * c).map(() => init.next()), [h, w, c]), true)));
   const adam = new Adam([...masks, ...patterns], detection.lr ?? inversion.lr, inversion.beta1, inversion.beta2, inversion.epsilon);
   const triggers: (InvertedTrigger | null)[] = new Array(numClasses).fill(null);
   const l1 = new Array<number>(numClasses).fill(NaN);
