@@ -34,7 +34,10 @@ beforeAll(async () => {
   planted = toyModel();
   unplanted = toyModel({ planted: false });
 });
-afterAll(() => tf.dispose([planted, unplanted]));
+afterAll(() => {
+  planted.dispose();
+  unplanted.dispose();
+});
 
 describe('detectByHalving', () => {
   it('flags the planted class, keeps it to the end, and leaks nothing', async () => {
