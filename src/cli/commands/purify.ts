@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { poisonTestSet } from '../../engine/attacks/poison';
 import { DEFENSE_METHODS, type DefenseConfigInput, type DefenseMethod, fillConfig, needsTrigger, resolveConfig } from '../../engine/defense/config';
 import { PRESET_NAMES, presetConfig, PRESETS } from '../../engine/defense/presets';
-import type { DefenseEvent, DefenseStage, InvertedTrigger } from '../../engine/defense/events';
+import type { DefenseEvent, DefenseStage, EvalPoint, InvertedTrigger } from '../../engine/defense/events';
 import { driveDefense, runDefense } from '../../engine/defense/run';
 import { type BackdoorEval, evaluateBackdoor } from '../../engine/metrics';
 import { attackFromName, loadDataArg } from '../../platform/node/data';
@@ -12,6 +12,7 @@ import { loadModel, type ModelManifest, stageModel } from '../../platform/node/m
 import { prepareOutDir, removeCreated, StagedOutput } from '../../platform/node/safeFs';
 import { withSigint } from '../interrupt';
 import { maskStats, readInvertedTrigger, triggerJson } from '../triggerFile';
+import { defenseWarnings } from '../../engine/defense/verdict';
 import { ATTACK_OPTIONS, choiceOption, CLEAN_OPTIONS, cleanOptions, intOption, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelLoadOptions, numOption, parse, required, UsageError } from '../args';
 import { ProgressBar } from '../progress';
 import { checkFits, loadCleanData, modelFit } from './cleanData';
@@ -253,6 +254,15 @@ async function purifyInto(
         nAsr: r.nAsr,
         perClass: Object.fromEntries(test.classNames.map((c, i) => [c, r.perClass[i]])),
       });
+      // The warnings again from the whole --test set (the run's own are from its per-epoch subset).
+      const asPoint = (r: BackdoorEval, run: EvalPoint | null): EvalPoint => ({ ba: r.ba, asrTrue: attack ? r.asr : null, asrInverted: run?.asrInverted ?? null, nClean: r.nClean, nAsr: r.nAsr, perClass: r.perClass });
+      const warnings = defenseWarnings({
+        before: asPoint(before, summary.before),
+        after: asPoint(after, summary.after),
+        target: summary.target,
+        targetName: summary.target !== null ? test.classNames[summary.target] : undefined,
+        mask: trigger ? { values: trigger.mask, height: trigger.height, width: trigger.width } : null,
+      });
       const report = {
         command: 'purify',
         model: loaded.source,
@@ -277,6 +287,7 @@ async function purifyInto(
         epochs,
         timings: summary.timings,
         totalSeconds: summary.totalSeconds,
+        warnings,
       };
       out.write('report.json', JSON.stringify(report, null, 2));
       if (values.json) {
@@ -293,7 +304,7 @@ async function purifyInto(
         if (mb && ma) console.log(`merge    triggered probes in their own cluster ${pct(mb.isolated)} -> ${pct(ma.isolated)}; among clean probes mostly own class ${pct(mb.own)} -> ${pct(ma.own)}, target ${pct(mb.target)} -> ${pct(ma.target)} (clean probes ${pct(mb.clean)} -> ${pct(ma.clean)}; ${ma.k}-NN cosine on ${ma.nTriggered} triggered / ${ma.nClean} clean probes)`);
         const delta = (i: number) => 100 * (after.perClass[i] - before.perClass[i]);
         console.log(`per class ${test.classNames.map((c, i) => `${c} ${pct(after.perClass[i])} (${delta(i) >= 0 ? '+' : ''}${delta(i).toFixed(1)})`).join(', ')}`);
-        for (const w of summary.warnings) console.log(`warning  ${w.message}`);
+        for (const w of warnings) console.log(`warning  ${w.message}`);
         console.log(`time     ${summary.timings.map((t) => `${t.stage} ${t.seconds.toFixed(1)} s${t.imagesPerSecond ? ` (${t.imagesPerSecond.toFixed(0)} img/s)` : ''}`).join(', ')} on ${tf.getBackend()}`);
       }
     } finally {

@@ -7,9 +7,9 @@
  * inversion (Adam 0.005, batch 64) needs about 1,600 steps to shrink the mask from its random start (L1 about 512
  * on 32x32); Adam 0.1 at batch 32 gets there in 100-200 steps, with Neural Cleanse's cost schedule so that a
  * working but diffuse mask keeps shrinking, and the run stops once the smallest working mask stops shrinking.
- * Stage 2 keeps the target class (docs/design.md, "Beyond the paper") and runs two epochs at 0.02 then 0.002:
+ * Stage 2 keeps the target class (docs/design.md, "Beyond the paper") and runs two epochs at 0.01 then 0.001:
  * on the generalization suite's tuning half, 0.1 (the paper's first epoch) cost 7-8 points of BA in two epochs,
- * 0.02 about one. Detection inverts every class at once with successive halving. BA / ASR are measured on a
+ * 0.01 at most one. Detection inverts every class at once with successive halving. BA / ASR are measured on a
  * small fixed subset while training and on the whole evaluation set at the end.
  */
 import type { DefenseConfigInput } from './config';
@@ -49,7 +49,7 @@ export const QUICK_PRESET: DefensePreset = Object.freeze({
   config: {
     batchSize: 32,
     epochs: 2,
-    lr: { milestones: [1], values: [0.02, 0.002] },
+    lr: { milestones: [1], values: [0.01, 0.001] },
     keepTarget: true,
     anchor: 1,
     inversion: {
