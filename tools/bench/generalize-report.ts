@@ -60,7 +60,7 @@ function rowLine(r: Row): string {
 
 /** Median and worst of each figure over some rows. */
 function distribution(label: string, rows: Row[]): string {
-  if (rows.length === 0) return `| ${label} | 0 | - | - | - | - | - |`;
+  if (rows.length === 0) return `| ${label} | 0 | - | - | - | - | - | - |`;
   const col = (f: (r: Row) => number, worst: 'max' | 'min') => {
     const v = rows.map(f);
     const w = worst === 'max' ? Math.max(...v) : Math.min(...v);
