@@ -6,8 +6,7 @@
  * inversion minimizes) is worst are dropped, keeping the better half (successive halving, as K-Arm prunes its
  * arms), down to `finalists`. Neural Cleanse's anomaly rule then runs on every class's mask norm as it left (the
  * finalists' after the last round); since classes dropped early had fewer steps to shrink, a flag also needs the
- * best finalist's mask to be `margin` times smaller than the runner-up's after the same steps. The flagged
- * class's trigger seeds stage 1.
+ * best finalist's mask to be `margin` times smaller than the runner-up's after the same steps.
  */
 import * as tf from '@tensorflow/tfjs';
 import { batches, type Dataset } from '../data/dataset';

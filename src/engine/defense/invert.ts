@@ -109,7 +109,6 @@ export function hasConverged(history: readonly EpochRecord[], cv: InversionConve
  * Inverts the trigger of class `target` on the clean set, emitting 'inversion-step', 'inversion-epoch',
  * 'inversion-snapshot' and finally 'inversion-result'; returns the trigger (plain data).
  * @param rng this inversion's stream (the initial mask/pattern and the epochs' shuffles fork from it)
- * @param start a mask and pattern to start from (e.g. detection's for this class) instead of uniform random ones
  */
 export async function* invertTrigger(
   model: tf.LayersModel,
@@ -118,14 +117,12 @@ export async function* invertTrigger(
   cfg: InversionConfig,
   rng: Rng,
   control: RunControl,
-  start?: Pick<InvertedTrigger, 'mask' | 'pattern'>,
 ): AsyncGenerator<DefenseEvent, InvertedTrigger, void> {
   const { height: h, width: w, channels: c } = clean;
   if (clean.n === 0) throw new Error('trigger inversion needs at least one clean image');
-  if (start && (start.mask.length !== h * w || start.pattern.length !== h * w * c)) throw new Error(`the starting trigger is not ${h}x${w}x${c}`);
   const init = rng.fork('init');
-  const m0 = start ? start.mask : new Float32Array(h * w).map(() => init.next());
-  const p0 = start ? start.pattern : new Float32Array(h * w * c).map(() => init.next());
+  const m0 = new Float32Array(h * w).map(() => init.next());
+  const p0 = new Float32Array(h * w * c).map(() => init.next());
   const mask = tf.tidy(() => tf.variable(tf.tensor2d(m0, [h, w]), true)); // [H, W]
   const pattern = tf.tidy(() => tf.variable(tf.tensor3d(p0, [h, w, c]), true)); // [H, W, C]
   const adam = new Adam([mask, pattern], cfg.lr, cfg.beta1, cfg.beta2, cfg.epsilon);

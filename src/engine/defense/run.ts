@@ -121,14 +121,11 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
     let target: number | null = cfg.target ?? deps.trigger?.target ?? null;
     let detection: DetectionReport | null = null;
     let trigger: InvertedTrigger | null = wantsTrigger && deps.trigger ? deps.trigger : null;
-    // Halving detection's trigger for the target: stage 1 starts from it instead of a random mask.
-    let warmStart: InvertedTrigger | null = null;
 
     if (cfg.detect) {
       yield begin('detect', numClasses * cfg.detection.epochs, STAGE_LABEL.detect, numClasses);
       const detector = cfg.detection.procedure === 'halving' ? detectByHalving : detectTarget;
       const outcome = yield* detector(model, clean, numClasses, cfg.inversion, cfg.detection, rng.fork('detect'), control);
-      if (cfg.detection.procedure === 'halving' && target !== null) warmStart = outcome.triggers[target] ?? null;
       detection = outcome.report;
       if (target === null) {
         if (detection.flagged !== null) {
@@ -150,7 +147,7 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
 
     if (wantsTrigger && target !== null && !trigger) {
       yield begin('invert', cfg.inversion.epochs, `${STAGE_LABEL.invert} (class ${target})`);
-      trigger = yield* invertTrigger(model, clean, target, cfg.inversion, rng.fork('invert'), control, warmStart?.target === target ? warmStart : undefined);
+      trigger = yield* invertTrigger(model, clean, target, cfg.inversion, rng.fork('invert'), control);
       yield end('invert', trigger.steps * Math.min(cfg.inversion.batchSize, clean.n));
     }
     if (trigger) trig = new TriggerTensors(trigger);
