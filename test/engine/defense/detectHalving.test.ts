@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DetectionConfig, resolveConfig } from '../../../src/engine/defense/config';
 import { RunControl } from '../../../src/engine/defense/control';
 import { detectByHalving, survivors } from '../../../src/engine/defense/detectHalving';
-import type { DefenseEvent } from '../../../src/engine/defense/events';
 import { planRun } from '../../../src/engine/defense/plan';
 import { createRng } from '../../../src/engine/random';
 import { initNodeBackend } from '../../../src/platform/node/backend';
+import { collect } from './collect';
 import { toyData, toyModel } from './toy';
 
 const clean = toyData(32);
@@ -19,15 +19,6 @@ const cfg = resolveConfig({ method: 'ft', detect: true, inversion: { lr: 0.05 },
 const detection: DetectionConfig = cfg.detection;
 let planted: tf.LayersModel;
 let unplanted: tf.LayersModel;
-
-async function collect<R>(gen: AsyncGenerator<DefenseEvent, R, void>): Promise<{ events: DefenseEvent[]; result: R }> {
-  const events: DefenseEvent[] = [];
-  for (;;) {
-    const r = await gen.next();
-    if (r.done) return { events, result: r.value };
-    events.push(r.value);
-  }
-}
 
 beforeAll(async () => {
   await initNodeBackend('cpu');

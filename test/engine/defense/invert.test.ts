@@ -12,20 +12,12 @@ import type { DefenseEvent, InvertedTrigger } from '../../../src/engine/defense/
 import { hasConverged, invertTrigger } from '../../../src/engine/defense/invert';
 import { createRng } from '../../../src/engine/random';
 import { initNodeBackend } from '../../../src/platform/node/backend';
+import { collect } from './collect';
 import { toyData, toyModel } from './toy';
 
 let model: tf.LayersModel;
 const clean = toyData(32);
 const base = (over: Partial<InversionConfig> = {}): InversionConfig => ({ ...resolveConfig({ target: 1 }).inversion, batchSize: 16, ...over });
-
-async function collect<R>(gen: AsyncGenerator<DefenseEvent, R, void>): Promise<{ events: DefenseEvent[]; result: R }> {
-  const events: DefenseEvent[] = [];
-  for (;;) {
-    const r = await gen.next();
-    if (r.done) return { events, result: r.value };
-    events.push(r.value);
-  }
-}
 
 beforeAll(async () => {
   await initNodeBackend('cpu');
