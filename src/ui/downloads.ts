@@ -5,7 +5,8 @@
 import { engine } from './controller';
 import { reportError, store } from './store';
 
-function download(name: string, data: BlobPart, type: string): void {
+/** Saves `data` as a file named `name` through a temporary object URL. */
+export function download(name: string, data: BlobPart, type: string): void {
   const url = URL.createObjectURL(new Blob([data], { type }));
   const a = document.createElement('a');
   a.href = url;

@@ -5,6 +5,7 @@
  */
 import type { WorkerPush } from '../../worker/protocol';
 import { engine, loadZooModel, refreshBefore, siteUrl } from '../controller';
+import { download } from '../downloads';
 import { startRun } from '../runController';
 import { reportError, store } from '../store';
 import { foldPlant, labStore, newPlant } from './labStore';
@@ -128,18 +129,9 @@ export async function defendIt(): Promise<void> {
   await startRun();
 }
 
-function save(name: string, data: BlobPart, type: string): void {
-  const url = URL.createObjectURL(new Blob([data], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  a.click();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
 /** Downloads the scoreboard as CSV. */
 export function downloadScores(): void {
-  save('attack-lab-scoreboard.csv', scoresCsv(labStore.getState().scores), 'text/csv');
+  download('attack-lab-scoreboard.csv', scoresCsv(labStore.getState().scores), 'text/csv');
 }
 
 /** Clears the scoreboard. */
@@ -156,5 +148,5 @@ export function downloadTriggerPng(): void {
   canvas.height = 32;
   const ctx = canvas.getContext('2d')!;
   ctx.putImageData(new ImageData(new Uint8ClampedArray(rgba), 32, 32), 0, 0);
-  canvas.toBlob((b) => b && save('trigger.png', b, 'image/png'));
+  canvas.toBlob((b) => b && download('trigger.png', b, 'image/png'));
 }
