@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { classBalancedSplit, classCounts, type Dataset, imageSize, subset } from '../data/dataset';
 import { ftStageLoss } from '../defense/baselines';
 import { crossEntropy } from '../defense/losses';
-import { type AbortSignalLike, DefenseAbortError, isAbortError, RunControl } from '../defense/control';
+import { type AbortSignalLike, DefenseAbortError, driveToEnd, isAbortError, RunControl } from '../defense/control';
 import { evaluatePoint, makeEvalPlan } from '../defense/evaluate';
 import { cloneModel } from '../defense/run';
 import { type StageLoss, trainStage } from '../defense/train';
@@ -227,16 +227,7 @@ export async function* plantBackdoor(input: PlantConfigInput, deps: PlantDeps): 
   }
 }
 
-/** Drives a planting to its end, passing every event to `onEvent`; stops and cleans up if `onEvent` throws. */
-export async function drivePlant(run: AsyncGenerator<PlantEvent, PlantResult, void>, onEvent?: (e: PlantEvent) => void): Promise<PlantResult> {
-  for (;;) {
-    const r = await run.next();
-    if (r.done) return r.value;
-    try {
-      onEvent?.(r.value);
-    } catch (e) {
-      await run.return(undefined as unknown as PlantResult).catch(() => undefined);
-      throw e;
-    }
-  }
+/** Drives a planting to its end (control.ts driveToEnd); stops and cleans up if `onEvent` throws. */
+export function drivePlant(run: AsyncGenerator<PlantEvent, PlantResult, void>, onEvent?: (e: PlantEvent) => void): Promise<PlantResult> {
+  return driveToEnd(run, onEvent);
 }

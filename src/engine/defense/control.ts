@@ -55,3 +55,21 @@ export class RunControl {
     }
   }
 }
+
+/**
+ * Drives an engine generator (a defense run, a planting) to its end, passing every event to `onEvent`, and
+ * resolves to its return value. If `onEvent` throws, the generator is stopped (so it cleans up) and the error
+ * rethrown.
+ */
+export async function driveToEnd<E, R>(run: AsyncGenerator<E, R, void>, onEvent?: (e: E) => void): Promise<R> {
+  for (;;) {
+    const r = await run.next();
+    if (r.done) return r.value;
+    try {
+      onEvent?.(r.value);
+    } catch (e) {
+      await run.return(undefined as unknown as R).catch(() => undefined);
+      throw e;
+    }
+  }
+}

@@ -13,7 +13,7 @@ import { modelFromArtifacts, modelToArtifacts } from '../model/io';
 import { createRng } from '../random';
 import { ftStageLoss, nadStageLoss, ncStageLoss, wrnGroupOutputs } from './baselines';
 import { type DefenseConfig, type DefenseConfigInput, needsTrigger, resolveConfig } from './config';
-import { type AbortSignalLike, DefenseAbortError, isAbortError, RunControl } from './control';
+import { type AbortSignalLike, DefenseAbortError, driveToEnd, isAbortError, RunControl } from './control';
 import { detectTarget } from './detect';
 import { detectByHalving } from './detectHalving';
 import { evaluatePoint, makeEvalPlan, makeProbePlan, probeEvent, type ProbePlan, type TrueTrigger } from './evaluate';
@@ -252,19 +252,7 @@ export async function* runDefense(configInput: DefenseConfigInput, deps: Defense
   }
 }
 
-/**
- * Drives a run to its end, passing every event to `onEvent`, and resolves to the result. If `onEvent` throws,
- * the run is stopped (and cleaned up) and the error rethrown.
- */
-export async function driveDefense(run: AsyncGenerator<DefenseEvent, DefenseResult, void>, onEvent?: (e: DefenseEvent) => void): Promise<DefenseResult> {
-  for (;;) {
-    const r = await run.next();
-    if (r.done) return r.value;
-    try {
-      onEvent?.(r.value);
-    } catch (e) {
-      await run.return(undefined as unknown as DefenseResult).catch(() => undefined);
-      throw e;
-    }
-  }
+/** Drives a run to its end (control.ts driveToEnd): every event to `onEvent`, the result at the end. */
+export function driveDefense(run: AsyncGenerator<DefenseEvent, DefenseResult, void>, onEvent?: (e: DefenseEvent) => void): Promise<DefenseResult> {
+  return driveToEnd(run, onEvent);
 }
